@@ -20,7 +20,9 @@ GEOMETRY_KEYS = ("frame", "edge_index", "theta", "transport", "edge_weight", "ar
 
 
 def _wrap(angle: torch.Tensor) -> torch.Tensor:
-    return torch.pi - torch.remainder(torch.pi - angle, 2 * torch.pi)
+    """Wrap to ``(-pi, pi]`` (see :func:`gaugemesh.geometry.wrap_angle`)."""
+    wrapped = torch.pi - torch.remainder(torch.pi - angle, 2 * torch.pi)
+    return torch.where(wrapped <= -torch.pi, wrapped + 2 * torch.pi, wrapped)
 
 
 def mesh_to_data(

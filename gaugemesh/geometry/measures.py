@@ -21,7 +21,9 @@ __all__ = [
 
 def wrap_angle(angle: np.ndarray) -> np.ndarray:
     """Wrap angles to ``(-pi, pi]``."""
-    return np.pi - np.mod(np.pi - angle, 2 * np.pi)
+    wrapped = np.pi - np.mod(np.pi - angle, 2 * np.pi)
+    # Rounding can land an angle just above pi on exactly -pi; that end is open.
+    return np.where(wrapped <= -np.pi, wrapped + 2 * np.pi, wrapped)
 
 
 def cross(a: np.ndarray, b: np.ndarray) -> np.ndarray:
