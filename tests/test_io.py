@@ -23,10 +23,12 @@ def _table():
         return list(csv.DictReader(f, delimiter="\t"))
 
 
-VALID = [r for r in _table() if r["file"] not in NON_MANIFOLD | NON_ORIENTABLE]
+VALID = [pytest.param(r, id=r["file"]) for r in _table() if r["file"] not in NON_MANIFOLD | NON_ORIENTABLE] or [
+    pytest.param(None, marks=pytest.mark.skip(reason=f"shared dataset not found at {TEST_MESHES}"))
+]
 
 
-@pytest.mark.parametrize("row", VALID, ids=[r["file"] for r in VALID])
+@pytest.mark.parametrize("row", VALID)
 def test_valid_meshes_match_ground_truth(row, test_meshes_dir):
     mesh = load_mesh(test_meshes_dir / row["file"])
     expected = WELDED_STL.get(row["file"], (int(row["V"]), int(row["F"]), int(row["euler"])))
