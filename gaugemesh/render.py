@@ -1,0 +1,86 @@
+"""Pictures and colored meshes of per-vertex labels (headless matplotlib, plain PLY)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+__all__ = ["label_colors", "write_colored_ply", "render_segmentation"]
+
+
+def label_colors(labels: np.ndarray, num_classes: int | None = None) -> np.ndarray:
+    """RGB colors ``[V, 3]`` in ``[0, 1]``, one per class: tab10 (distinct hues) for up to
+    10 classes, tab20 beyond."""
+    import matplotlib
+
+    labels = np.asarray(labels)
+    many = (num_classes or int(labels.max(initial=0)) + 1) > 10
+    palette = matplotlib.colormaps["tab20" if many else "tab10"].colors
+    return np.asarray(palette)[np.mod(labels, len(palette))]
+
+
+def write_colored_ply(path: str | os.PathLike, pos: np.ndarray, faces: np.ndarray, labels: np.ndarray) -> Path:
+    """Write an ASCII PLY with one RGB color per vertex and a ``label`` property.
+
+    Shapes:
+        pos: ``[V, 3]``; faces: ``[F, 3]``; labels: ``[V]``.
+    """
+    path = Path(path)
+    rgb = np.round(label_colors(labels) * 255).astype(int)
+    header = "\n".join([
+        "ply", "format ascii 1.0", f"element vertex {len(pos)}",
+        "property float x", "property float y", "property float z",
+        "property uchar red", "property uchar green", "property uchar blue", "property int label",
+        f"element face {len(faces)}", "property list uchar int vertex_indices", "end_header",
+    ])
+    vertex_lines = [f"{x:.6g} {y:.6g} {z:.6g} {r} {g} {b} {int(lab)}" for (x, y, z), (r, g, b), lab in zip(pos, rgb, labels)]
+    face_lines = [f"3 {a} {b} {c}" for a, b, c in faces]
+    path.write_text(header + "\n" + "\n".join(vertex_lines + face_lines) + "\n")
+    return path
+
+
+def render_segmentation(
+    path: str | os.PathLike,
+    pos: np.ndarray,
+    faces: np.ndarray,
+    labels: np.ndarray,
+    views: tuple[tuple[float, float], ...] = ((20, -60), (20, 60), (-30, 180)),
+    title: str | None = None,
+) -> Path:
+    """Render the mesh colored by per-vertex labels from a few viewpoints into one PNG.
+
+    Faces take the color of their majority vertex label, shaded by their normal so the
+    shape reads. ``views`` are ``(elevation, azimuth)`` in degrees.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from mpl_toolkits.mplot3d.art3d import Poly3DCollection
+
+    labels = np.asarray(labels)
+    face_labels = np.array([np.bincount(row).argmax() for row in labels[faces]]) if labels.min() >= 0 else labels[faces[:, 0]]
+    normals = np.cross(pos[faces[:, 1]] - pos[faces[:, 0]], pos[faces[:, 2]] - pos[faces[:, 0]])
+    normals /= np.maximum(np.linalg.norm(normals, axis=1, keepdims=True), 1e-12)
+    light = np.array([0.3, 0.3, 1.0]) / np.linalg.norm([0.3, 0.3, 1.0])
+    shade = 0.55 + 0.45 * np.abs(normals @ light)
+    colors = label_colors(face_labels) * shade[:, None]
+    centre, radius = pos.mean(0), np.abs(pos - pos.mean(0)).max()
+    fig = plt.figure(figsize=(4 * len(views), 4))
+    for k, (elev, azim) in enumerate(views):
+        ax = fig.add_subplot(1, len(views), k + 1, projection="3d")
+        ax.add_collection3d(Poly3DCollection(pos[faces], facecolors=np.clip(colors, 0, 1), linewidths=0))
+        for setter, c in zip((ax.set_xlim, ax.set_ylim, ax.set_zlim), centre):
+            setter(c - radius, c + radius)
+        ax.view_init(elev=elev, azim=azim)
+        ax.set_box_aspect((1, 1, 1))
+        ax.set_axis_off()
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    path = Path(path)
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
