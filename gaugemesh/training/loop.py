@@ -1,0 +1,243 @@
+"""The training loop: epochs, validation, checkpoints, resume, and data-parallel training.
+
+The loop knows two things about the rest of gaugemesh: a model maps a ``Data``/``Batch`` to
+per-vertex logits ``[V, C]``, and :func:`gaugemesh.metrics.segmentation_metrics` scores them.
+Everything random draws from torch's global generator, whose state goes into every
+checkpoint, and shuffling uses a ``DistributedSampler`` seeded per epoch, so a resumed run
+continues bit for bit and one process sees the same global batches as several.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import torch
+import torch.distributed as dist
+import torch.nn.functional as F
+from torch_geometric.data import Batch, Data
+from torch_geometric.loader import DataLoader
+from torch.utils.data.distributed import DistributedSampler
+
+from gaugemesh.metrics import IGNORE_INDEX, segmentation_metrics
+from gaugemesh.training.checkpoint import load_checkpoint, save_checkpoint
+from gaugemesh.training.metrics_log import MetricsLog, plot_training_curves
+
+__all__ = ["TrainSettings", "Trainer", "resolve_device", "evaluate", "predict_scores"]
+
+
+@dataclass
+class TrainSettings:
+    """Optimisation settings (the ``[train]`` table of a config).
+
+    Attributes:
+        epochs: Passes over the training set.
+        batch_size: Meshes per step and process.
+        lr: Peak learning rate.
+        weight_decay: Decoupled weight decay (AdamW) or L2 (Adam).
+        optimizer: ``"adamw"`` or ``"adam"``.
+        schedule: ``"cosine"`` (with ``warmup_epochs`` linear warm-up), ``"step"`` (x0.1 at
+            60% and 85% of training) or ``"none"``.
+        warmup_epochs: Linear warm-up length of the cosine schedule.
+        label_smoothing: Cross-entropy label smoothing.
+        seed: Seeds initialisation, shuffling, augmentation and dropout.
+        device: ``"auto"``, ``"cpu"`` or ``"cuda"``; bf16 autocast is used on CUDA.
+        select_metric: Validation metric that picks the best checkpoint.
+    """
+
+    epochs: int = 30
+    batch_size: int = 4
+    lr: float = 5e-3
+    weight_decay: float = 1e-4
+    optimizer: str = "adamw"
+    schedule: str = "cosine"
+    warmup_epochs: int = 1
+    label_smoothing: float = 0.0
+    seed: int = 0
+    device: str = "auto"
+    select_metric: str = "vertex_acc"
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def resolve_device(name: str) -> torch.device:
+    """``"auto"`` is CUDA when available, else CPU; ``"cuda"`` without a GPU is an error."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise RuntimeError("--device cuda was asked for, but torch sees no CUDA device.")
+    return torch.device(name)
+
+
+def _world() -> tuple[int, int]:
+    if dist.is_available() and dist.is_initialized():
+        return dist.get_rank(), dist.get_world_size()
+    return 0, 1
+
+
+def _optimizer(model: torch.nn.Module, s: TrainSettings) -> torch.optim.Optimizer:
+    if s.optimizer == "adamw":
+        return torch.optim.AdamW(model.parameters(), lr=s.lr, weight_decay=s.weight_decay)
+    if s.optimizer == "adam":
+        return torch.optim.Adam(model.parameters(), lr=s.lr, weight_decay=s.weight_decay)
+    raise ValueError(f"unknown optimizer {s.optimizer!r}; use 'adamw' or 'adam'.")
+
+
+def _schedule(optimizer, s: TrainSettings, steps_per_epoch: int):
+    total = max(1, s.epochs * steps_per_epoch)
+    warmup = min(total - 1, s.warmup_epochs * steps_per_epoch)
+
+    def factor(step: int) -> float:
+        if s.schedule == "none":
+            return 1.0
+        if s.schedule == "step":
+            return 0.1 ** ((step >= 0.6 * total) + (step >= 0.85 * total))
+        if s.schedule == "cosine":
+            if step < warmup:
+                return (step + 1) / (warmup + 1)
+            return 0.5 * (1 + math.cos(math.pi * (step - warmup) / max(1, total - warmup)))
+        raise ValueError(f"unknown schedule {s.schedule!r}; use 'cosine', 'step' or 'none'.")
+
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+
+
+@torch.no_grad()
+def predict_scores(model: torch.nn.Module, data: Data, device: torch.device) -> torch.Tensor:
+    """Per-vertex logits of one mesh or batch, in eval mode, on the CPU."""
+    model.eval()
+    with torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
+        return model(data.to(device)).float().cpu()
+
+
+def evaluate(model: torch.nn.Module, dataset: Sequence[Data], device: torch.device, batch_size: int = 8) -> dict[str, float]:
+    """Loss and every metric the data has labels for, pooled over the whole set.
+
+    Metrics are fractions of all labelled elements of the set (not means of per-mesh
+    fractions), as MeshCNN and PD-MeshNet report them.
+    """
+    if len(dataset) == 0:
+        return {}
+    loader = DataLoader(list(dataset), batch_size=batch_size, shuffle=False)
+    scores, batches = [], []
+    for batch in loader:
+        scores.append(predict_scores(model, batch, device))
+        batches.append(batch.cpu())
+    scores_all = torch.cat(scores)
+    everything = Batch.from_data_list([d for b in batches for d in b.to_data_list()])
+    out = {"loss": F.cross_entropy(scores_all, everything.y, ignore_index=IGNORE_INDEX).item()}
+    out.update(segmentation_metrics(everything, scores_all))
+    return out
+
+
+class Trainer:
+    """Fits a segmentation model and keeps ``best.pt``, ``last.pt``, ``metrics.jsonl`` and
+    ``curves.png`` in ``out_dir``.
+
+    Args:
+        model: Maps a ``Batch`` to logits ``[V, C]``.
+        train_set: Training meshes (``Data`` with ``x``, ``y`` and the frame field).
+        val_set: Validation meshes, evaluated after every epoch.
+        settings: Optimisation settings.
+        out_dir: Where checkpoints, logs and pictures go (rank 0 only).
+        meta: Stored in every checkpoint (``config``, ``class_names``, ``in_type``, ...).
+        augment: Called on every training batch (random gauge, rotation ...), or ``None``.
+    """
+
+    def __init__(self, model, train_set, val_set, settings: TrainSettings, out_dir, meta: dict[str, Any],
+                 augment: Callable[[Batch], Batch] | None = None, progress: bool = True):
+        self.settings, self.meta, self.augment, self.progress = settings, meta, augment, progress
+        self.out_dir = Path(out_dir)
+        self.device = resolve_device(settings.device)
+        self.rank, self.world = _world()
+        self.model = model.to(self.device)
+        self.train_set, self.val_set = list(train_set), list(val_set)
+        self.sampler = DistributedSampler(self.train_set, num_replicas=self.world, rank=self.rank,
+                                          shuffle=True, seed=settings.seed, drop_last=False)
+        self.loader = DataLoader(self.train_set, batch_size=settings.batch_size, sampler=self.sampler)
+        self.optimizer = _optimizer(self.model, settings)
+        self.scheduler = _schedule(self.optimizer, settings, len(self.loader))
+        self.ddp = self._wrap() if self.world > 1 else self.model
+        self.log = MetricsLog(self.out_dir / "metrics.jsonl")
+        self.epoch, self.best = 0, -math.inf
+
+    def _wrap(self):
+        from torch.nn.parallel import DistributedDataParallel
+
+        ids = [self.device.index] if self.device.type == "cuda" else None
+        return DistributedDataParallel(self.model, device_ids=ids)
+
+    # -- checkpoints ----------------------------------------------------------------------
+
+    def _state(self) -> dict[str, Any]:
+        return dict(self.meta, model_state=self.model.state_dict(), optimizer_state=self.optimizer.state_dict(),
+                    scheduler_state=self.scheduler.state_dict(), epoch=self.epoch, best=self.best,
+                    torch_rng_state=torch.get_rng_state(), settings=asdict(self.settings))
+
+    def resume(self, path: str | Path | None = None) -> None:
+        """Continue from ``last.pt`` (or ``path``): weights, optimiser, schedule, RNG, epoch."""
+        state = load_checkpoint(path or self.out_dir / "last.pt")
+        self.model.load_state_dict(state["model_state"])
+        self.optimizer.load_state_dict(state["optimizer_state"])
+        self.scheduler.load_state_dict(state["scheduler_state"])
+        torch.set_rng_state(state["torch_rng_state"])
+        self.epoch, self.best = int(state["epoch"]), float(state["best"])
+        if self.rank == 0:
+            self.log.truncate_after(self.epoch)
+
+    # -- the loop -------------------------------------------------------------------------
+
+    def _train_epoch(self) -> dict[str, float]:
+        self.ddp.train()
+        self.sampler.set_epoch(self.epoch)
+        total, count = 0.0, 0
+        batches = self.loader
+        if self.progress and self.rank == 0:
+            from tqdm import tqdm
+
+            batches = tqdm(batches, desc=f"epoch {self.epoch + 1}/{self.settings.epochs}", leave=False)
+        for batch in batches:
+            batch = batch.to(self.device)
+            if self.augment is not None:
+                batch = self.augment(batch)
+            with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.device.type == "cuda"):
+                logits = self.ddp(batch)
+            loss = F.cross_entropy(logits.float(), batch.y, ignore_index=IGNORE_INDEX,
+                                   label_smoothing=self.settings.label_smoothing)
+            self.optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            self.optimizer.step()
+            self.scheduler.step()
+            total += loss.item() * batch.num_graphs
+            count += batch.num_graphs
+        return {"train_loss": total / max(count, 1), "lr": self.scheduler.get_last_lr()[0]}
+
+    def fit(self, until: int | None = None) -> list[dict[str, Any]]:
+        """Train from ``self.epoch`` to ``settings.epochs`` (or stop after epoch ``until``, as
+        an interrupted run would); returns the metrics log."""
+        stop = self.settings.epochs if until is None else min(until, self.settings.epochs)
+        while self.epoch < stop:
+            start = time.perf_counter()
+            row = self._train_epoch()
+            self.epoch += 1
+            if self.rank == 0:
+                val = evaluate(self.model, self.val_set, self.device)
+                row = {"epoch": self.epoch, **row, **{f"val_{k}": v for k, v in val.items()},
+                       "epoch_s": time.perf_counter() - start}
+                self._record(row, val)
+            if self.world > 1:
+                dist.barrier()
+        if self.rank == 0:
+            plot_training_curves(self.log.read(), self.out_dir / "curves.png")
+        return self.log.read()
+
+    def _record(self, row: dict[str, Any], val: dict[str, float]) -> None:
+        self.log.append(row)
+        score = val.get(self.settings.select_metric, -val.get("loss", 0.0)) if val else self.epoch
+        if score > self.best:
+            self.best = score
+            save_checkpoint(self.out_dir / "best.pt", **self._state())
+        save_checkpoint(self.out_dir / "last.pt", **self._state())
+        shown = ", ".join(f"{k} {v:.4f}" for k, v in row.items() if isinstance(v, float))
+        print(f"epoch {self.epoch}/{self.settings.epochs}: {shown}", flush=True)
