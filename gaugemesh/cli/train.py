@@ -1,0 +1,85 @@
+"""Model commands: ``train``, ``eval``, ``predict``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+__all__ = ["add_parser"]
+
+
+def add_parser(subparsers) -> None:
+    """Add the model subcommands to ``subparsers`` (see :mod:`gaugemesh.cli`)."""
+    p = subparsers.add_parser("train", help="train a segmentation model from a config",
+                              description="Train a gauge-equivariant segmentation network.")
+    p.add_argument("--config", required=True, help="TOML config, e.g. experiments/synthetic/config.toml")
+    p.add_argument("overrides", nargs="*", help="section.key=value, e.g. train.epochs=5 data.root=DIR")
+    p.add_argument("--resume", action="store_true", help="continue from <output.dir>/last.pt")
+    p.add_argument("--device", default=None, choices=["auto", "cpu", "cuda"], help="overrides train.device")
+    p.add_argument("--no-progress", action="store_true")
+    p.set_defaults(func=run_train)
+
+    p = subparsers.add_parser("eval", help="evaluate a checkpoint on a dataset split",
+                              description="Recompute frame fields and features from the raw meshes with the "
+                                          "checkpoint's options and print the dataset's metrics.")
+    p.add_argument("--checkpoint", required=True)
+    p.add_argument("--data", required=True, help="dataset folder")
+    p.add_argument("--split", default="test")
+    p.add_argument("--json", type=Path, help="also write the metrics here")
+    p.add_argument("--device", default="cpu", choices=["auto", "cpu", "cuda"])
+    p.add_argument("--cache", default=None, help="cache folder (default: a temporary one)")
+    p.add_argument("--no-progress", action="store_true")
+    p.set_defaults(func=run_eval)
+
+    p = subparsers.add_parser("predict", help="segment one mesh file",
+                              description="Write per-vertex labels (file vertex order), a colored PLY and a PNG.")
+    p.add_argument("mesh")
+    p.add_argument("--checkpoint", required=True)
+    p.add_argument("--out", required=True, type=Path)
+    p.add_argument("--device", default="cpu", choices=["auto", "cpu", "cuda"])
+    p.set_defaults(func=run_predict)
+
+
+def run_train(args: argparse.Namespace) -> int:
+    from gaugemesh.training.config import load_config
+    from gaugemesh.training.job import train
+
+    overrides = list(args.overrides) + ([f"train.device={args.device}"] if args.device else [])
+    config = load_config(args.config, overrides)
+    out = train(config, resume=args.resume, progress=not args.no_progress)
+    print(f"checkpoints, metrics.jsonl and curves.png are in {out}")
+    return 0
+
+
+def _print_metrics(metrics: dict) -> None:
+    for key in ("edge_acc_hard", "edge_acc_soft", "face_acc", "vertex_acc"):
+        if key in metrics:
+            print(f"{key:>14}: {metrics[key]:.4f}")
+    print(f"per-class accuracy ({metrics['confusion_on']}s):")
+    for name, acc in metrics["per_class_acc"].items():
+        print(f"{name:>14}: {acc:.4f}")
+    print("confusion matrix (rows: true class):")
+    for row in metrics["confusion"]:
+        print("  " + " ".join(f"{v:7d}" for v in row))
+
+
+def run_eval(args: argparse.Namespace) -> int:
+    from gaugemesh.training.job import evaluate_checkpoint
+
+    metrics = evaluate_checkpoint(args.checkpoint, args.data, args.split, args.device, args.cache,
+                                  progress=not args.no_progress)
+    _print_metrics(metrics)
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(metrics, indent=2))
+    return 0
+
+
+def run_predict(args: argparse.Namespace) -> int:
+    from gaugemesh.training.job import predict_mesh
+
+    paths = predict_mesh(args.mesh, args.checkpoint, args.out, args.device)
+    for kind, path in paths.items():
+        print(f"{kind:>7}: {path}")
+    return 0

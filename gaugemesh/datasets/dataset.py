@@ -1,0 +1,124 @@
+"""``MeshDataset``: a PyG dataset over any layout, backed by the preprocessing cache.
+
+The expensive part (frame field, features, labels, ``pre_transform``) is computed once per
+mesh and cached (:func:`~gaugemesh.datasets.preprocess.preprocess`, the same entries that
+``gaugemesh preprocess`` writes); ``transform`` runs on every access (augmentations,
+random gauges). Samples are loaded from the cache on access, or kept in memory.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import numpy as np
+from torch_geometric.data import Data, Dataset
+
+from gaugemesh.datasets.cache import load_entry
+from gaugemesh.datasets.layouts import open_layout
+from gaugemesh.datasets.preprocess import preprocess
+from gaugemesh.datasets.process import ProcessOptions
+from gaugemesh.features import DEFAULT_FEATURES, FeatureOptions
+
+__all__ = ["MeshDataset", "train_val_split"]
+
+log = logging.getLogger(__name__)
+
+
+class MeshDataset(Dataset):
+    """Segmentation samples of a mesh dataset folder, one ``Data`` per mesh.
+
+    Each sample has ``pos``, ``face``, the frame field (``frame``, ``edge_index``, ``theta``,
+    ``transport``, ``edge_weight``, ``area``), ``x`` with its type string ``x_type``, ``y``
+    (per-vertex labels, -1 = ignore), ``vertex_map``, ``name`` and the layout's evaluation
+    attributes (``seg_edge_index``, ``edge_y``, ``edge_soft``, ``seg_face_index``, ``face_y``).
+
+    Args:
+        root: Dataset folder.
+        split: ``"train"``, ``"test"``, ... (``"all"`` for every mesh of the RNA/generic layouts).
+        layout: ``"auto"``, ``"meshcnn"``, ``"rna"`` or ``"generic"``.
+        cache_dir: Where processed samples are cached; default ``<root>/processed``.
+        features: Input feature names.
+        feature_options: Their parameters.
+        connection: ``"levi-civita"`` or ``"projection"``.
+        repair: Repair meshes on load (``None``: the layout's default).
+        dtype: ``"float32"`` or ``"float64"``.
+        transform: Applied on every access.
+        pre_transform: Applied before caching.
+        workers: Processes for the preprocessing of missing entries.
+        strict: Fail on the first unusable mesh instead of skipping it.
+        in_memory: Keep the samples in memory after the first load.
+        progress: Show a progress bar while preprocessing.
+        layout_options: Passed to the layout (e.g. ``unlabeled="ignore"``).
+
+    Attributes:
+        skipped: ``(name, reason)`` of the meshes that could not be used.
+        summary: The :class:`~gaugemesh.datasets.preprocess.Summary` of the preprocessing.
+    """
+
+    def __init__(self, root: os.PathLike, split: str = "train", *, layout: str = "auto",
+                 cache_dir: os.PathLike | None = None, features: Sequence[str] = DEFAULT_FEATURES,
+                 feature_options: FeatureOptions = FeatureOptions(), connection: str = "levi-civita",
+                 repair: bool | None = None, dtype: str = "float32", transform: Callable | None = None,
+                 pre_transform: Callable | None = None, workers: int = 0, strict: bool = False,
+                 in_memory: bool = False, progress: bool = False, layout_options: dict[str, Any] | None = None):
+        self.layout = open_layout(root, layout, **(layout_options or {}))
+        self.split = split
+        self.options = ProcessOptions(features, feature_options, connection, repair=repair, dtype=dtype)
+        self.cache_dir = Path(cache_dir) if cache_dir is not None else Path(root) / "processed"
+        super().__init__(None, transform, pre_transform, log=False)
+        items = self.layout.items(split)
+        self.summary = preprocess(self.layout, items, self.cache_dir, self.options, workers=workers,
+                                  strict=strict, pre_transform=pre_transform, progress=progress)
+        self.skipped = self.summary.failed
+        for name, reason in self.skipped:
+            log.warning("skipped mesh %s: %s", name, reason)
+        self.names = list(self.summary.entries)
+        self._paths = [self.summary.entries[n] for n in self.names]
+        self._memory: dict[int, Data] | None = {} if in_memory else None
+
+    @property
+    def num_classes(self) -> int | None:
+        """Number of classes the layout declares (``None`` where it declares none)."""
+        return getattr(self.layout, "num_classes", None)
+
+    def len(self) -> int:
+        return len(self._paths)
+
+    def get(self, idx: int) -> Data:
+        if self._memory is not None and idx in self._memory:
+            return self._memory[idx].clone()
+        data = load_entry(self._paths[idx])
+        if self._memory is not None:
+            self._memory[idx] = data
+            return data.clone()
+        return data
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.layout.root.name}, split={self.split!r}, {len(self)} meshes)"
+
+
+def train_val_split(names: Sequence[str] | Dataset, fraction: float = 0.1, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """A seeded split of a training set into train and validation indices.
+
+    Depends only on the sorted names and the seed, not on their order or on the machine.
+
+    Args:
+        names: Mesh names, or a :class:`MeshDataset` (its ``names``).
+        fraction: Share of the meshes for validation (at least one where there are two).
+        seed: Seed of the shuffle.
+
+    Returns:
+        ``(train_idx, val_idx)``, sorted index arrays into ``names``.
+    """
+    names = list(getattr(names, "names", names))
+    if not 0 <= fraction < 1:
+        raise ValueError(f"validation fraction must be in [0, 1), got {fraction}.")
+    order = np.argsort(names, kind="stable")
+    shuffled = order[np.random.default_rng(seed).permutation(len(order))]
+    count = int(round(fraction * len(names)))
+    if fraction > 0 and len(names) >= 2:
+        count = max(count, 1)
+    return np.sort(shuffled[count:]), np.sort(shuffled[:count])

@@ -1,0 +1,183 @@
+"""Preprocess a dataset into the cache, in parallel, resumable, with a summary.
+
+:func:`preprocess` runs :func:`~gaugemesh.datasets.process.process_item` for every item
+that has no valid cache entry, in a process pool, with a progress bar. Entries that exist
+and verify are hits; corrupt ones are reported and recomputed; meshes that cannot be used
+are reported by name and reason (fatal with ``strict=True``). ``shard=(i, n)`` takes every
+n-th item of the sorted list, starting at i, so n machines split the work deterministically.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import multiprocessing
+import os
+import time
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterator
+
+from tqdm.auto import tqdm
+
+from gaugemesh.datasets.base import Layout, MeshItem
+from gaugemesh.datasets.cache import CacheError, cache_key, entry_path, load_entry, remove_stale_temporaries, save_entry
+from gaugemesh.datasets.process import ProcessOptions, process_item
+
+__all__ = ["Summary", "preprocess", "parse_shard", "select_shard"]
+
+_THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+@dataclass
+class Summary:
+    """What a preprocessing run did.
+
+    Attributes:
+        computed: Names of meshes computed now (misses).
+        cached: Names of meshes whose entry was already there and valid (hits).
+        corrupt: ``(name, reason)`` of entries found corrupt (they were recomputed).
+        failed: ``(name, reason)`` of meshes that could not be used.
+        entries: Name -> entry path of every usable mesh, in item order.
+        seconds: Wall time.
+    """
+
+    computed: list[str] = field(default_factory=list)
+    cached: list[str] = field(default_factory=list)
+    corrupt: list[tuple[str, str]] = field(default_factory=list)
+    failed: list[tuple[str, str]] = field(default_factory=list)
+    entries: dict[str, Path] = field(default_factory=dict)
+    seconds: float = 0.0
+
+    def report(self) -> str:
+        lines = [f"{len(self.entries)} meshes ready ({len(self.computed)} computed, {len(self.cached)} cached), "
+                 f"{len(self.failed)} skipped, {self.seconds:.1f} s"]
+        lines += [f"  corrupt entry recomputed: {name}: {why}" for name, why in self.corrupt]
+        lines += [f"  skipped {name}: {why}" for name, why in self.failed]
+        return "\n".join(lines)
+
+
+def parse_shard(text: str) -> tuple[int, int]:
+    """``"i/n"`` (0 <= i < n) -> ``(i, n)``."""
+    try:
+        i, n = (int(part) for part in text.split("/"))
+    except ValueError:
+        raise ValueError(f"shard must look like i/n with integers, e.g. 0/4; got {text!r}.") from None
+    if not 0 <= i < n:
+        raise ValueError(f"shard {text!r}: need 0 <= i < n (shards are numbered from 0).")
+    return i, n
+
+
+def select_shard(items: list[MeshItem], shard: tuple[int, int] | None) -> list[MeshItem]:
+    """Items of shard ``(i, n)``: every n-th of the items sorted by (split, name), from i."""
+    if shard is None:
+        return list(items)
+    i, n = shard
+    return sorted(items, key=lambda it: (it.split, it.name))[i::n]
+
+
+def _task(layout: Layout, item: MeshItem, options: ProcessOptions, pre_transform, cache_dir: str):
+    """Run in a worker: ``(status, name, path, reason)``; status cached|computed|corrupt|failed."""
+    try:
+        key = cache_key(item.files, options.key(layout, pre_transform))
+    except FileNotFoundError as exc:
+        return "failed", item.name, None, f"missing file {exc.filename}"
+    path = entry_path(cache_dir, item.split, item.name, key)
+    reason = None
+    if path.exists():
+        try:
+            load_entry(path, key)
+            return "cached", item.name, path, None
+        except CacheError as exc:
+            reason = str(exc)
+    try:
+        save_entry(path, process_item(layout, item, options, pre_transform), key)
+    except Exception as exc:  # noqa: BLE001 - any failure is reported with the mesh's name
+        return "failed", item.name, None, f"{type(exc).__name__}: {exc}"
+    return ("corrupt" if reason else "computed"), item.name, path, reason
+
+
+def _init_worker() -> None:
+    import torch
+
+    torch.set_num_threads(1)
+
+
+@contextlib.contextmanager
+def _single_threaded_children() -> Iterator[None]:
+    """Spawned workers read these at start: one BLAS thread each, the pool is the parallelism."""
+    saved = {k: os.environ.get(k) for k in _THREAD_VARS}
+    os.environ.update({k: "1" for k in _THREAD_VARS})
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+def _results(tasks: list[tuple], workers: int) -> Iterator[tuple]:
+    if workers <= 0:
+        for args in tasks:
+            yield _task(*args)
+        return
+    context = multiprocessing.get_context("spawn")
+    with _single_threaded_children(), ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker) as pool:
+        futures = {pool.submit(_task, *args): args[1] for args in tasks}
+        try:
+            for future in as_completed(futures):
+                try:
+                    yield future.result()
+                except BrokenProcessPool:
+                    yield "failed", futures[future].name, None, "worker process died (killed, or out of memory)"
+        finally:
+            for future in futures:
+                future.cancel()
+
+
+def preprocess(layout: Layout, items: list[MeshItem], cache_dir: os.PathLike,
+               options: ProcessOptions = ProcessOptions(), *, workers: int = 0,
+               shard: tuple[int, int] | None = None, strict: bool = False,
+               pre_transform: Callable | None = None, progress: bool = True) -> Summary:
+    """Make sure every item (of the shard) has a valid cache entry.
+
+    Args:
+        layout: The dataset layout (:func:`~gaugemesh.datasets.open_layout`).
+        items: Its items, e.g. ``layout.items("train")``.
+        cache_dir: Cache folder (created).
+        options: Processing options (part of the key).
+        workers: Worker processes; 0 runs in this process.
+        shard: ``(i, n)`` to do one n-th of the work.
+        strict: Raise on the first unusable mesh instead of skipping it.
+        pre_transform: Applied to each sample before it is cached (its repr is in the key).
+        progress: Show a tqdm progress bar.
+
+    Raises:
+        RuntimeError: with ``strict``, naming the first mesh that failed and why.
+    """
+    start = time.perf_counter()
+    Path(cache_dir).mkdir(parents=True, exist_ok=True)
+    remove_stale_temporaries(cache_dir)
+    items = select_shard(items, shard)
+    tasks = [(layout, item, options, pre_transform, str(cache_dir)) for item in items]
+    summary, paths = Summary(), {}
+    for status, name, path, reason in tqdm(_results(tasks, workers), total=len(tasks), desc="preprocess",
+                                           unit="mesh", disable=not progress):
+        if status == "failed":
+            if strict:
+                raise RuntimeError(f"{name}: {reason} (run without --strict to skip such meshes)")
+            summary.failed.append((name, reason))
+            continue
+        paths[name] = path
+        if status == "cached":
+            summary.cached.append(name)
+        else:  # computed now: a miss, or a corrupt entry replaced
+            summary.computed.append(name)
+            if status == "corrupt":
+                summary.corrupt.append((name, reason))
+    summary.entries = {item.name: paths[item.name] for item in items if item.name in paths}
+    summary.seconds = time.perf_counter() - start
+    return summary

@@ -1,0 +1,96 @@
+"""The per-vertex label layout of the RNA surface segmentation dataset.
+
+::
+
+    root/off/<id>.off      meshes (often messy: several components, non-manifold edges)
+    root/labels/<id>.txt   one integer per line, one line per file vertex, -1..258
+    root/train.txt         ids of the training meshes (``<id>.off`` or ``<id>``)
+    root/test.txt          ids of the test meshes
+
+Missing split files are not an error: without any split file every mesh is in ``train``;
+a split whose file is missing is empty. Meshes are repaired by default
+(``load_mesh(repair=True)``) and labels follow ``vertex_map``.
+
+Labels: upstream suggests ``label + 1``, 260 classes ``0..259`` with class 0 the unlabelled
+vertices (``unlabeled="class"``, the default, as DiffusionNet does); ``unlabeled="ignore"``
+keeps 259 classes and marks unlabelled vertices -1, which every loss and metric skips.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from gaugemesh.datasets.base import MeshItem, load_raw, read_labels, read_split_file
+from gaugemesh.mesh import Mesh, MeshError
+
+__all__ = ["VertexLabelLayout", "UNLABELED_MODES", "SPLITS"]
+
+UNLABELED_MODES = ("class", "ignore")
+SPLITS = ("train", "val", "test")
+
+
+def split_members(root: Path, split: str, available: list[str]) -> list[str]:
+    """Names in ``split``: its split file, else everything (no split files at all), else none."""
+    listed = read_split_file(root / f"{split}.txt")
+    if listed is not None:
+        return listed
+    if split == "all":
+        return available
+    if split == "train" and all(read_split_file(root / f"{s}.txt") is None for s in SPLITS):
+        return available
+    return []
+
+
+@dataclass(frozen=True)
+class VertexLabelLayout:
+    """Reader of the RNA layout (see the module docstring).
+
+    Attributes:
+        root: The dataset folder (holding ``off/`` and ``labels/``).
+        unlabeled: ``"class"`` (label + 1, upstream's suggestion) or ``"ignore"`` (keep -1).
+        num_labels: Number of upstream labels ``0..num_labels-1`` (259 for RNA).
+        default_repair: On: the meshes are messy.
+    """
+
+    root: Path
+    unlabeled: str = "class"
+    num_labels: int = 259
+    default_repair: bool = True
+
+    def __post_init__(self):
+        if self.unlabeled not in UNLABELED_MODES:
+            raise ValueError(f"unlabeled must be one of {UNLABELED_MODES}, got {self.unlabeled!r}.")
+
+    @staticmethod
+    def matches(root: Path) -> bool:
+        return (root / "off").is_dir() and (root / "labels").is_dir()
+
+    @property
+    def num_classes(self) -> int:
+        return self.num_labels + (1 if self.unlabeled == "class" else 0)
+
+    def key(self) -> dict[str, Any]:
+        return {"layout": "vertex_labels", "unlabeled": self.unlabeled, "num_labels": self.num_labels}
+
+    def items(self, split: str) -> list[MeshItem]:
+        """Items of ``split``; names listed without a mesh file still appear (and fail on read)."""
+        available = sorted(p.stem for p in (self.root / "off").glob("*.off"))
+        return [
+            MeshItem(name, split, str(self.root / "off" / f"{name}.off"), (str(self.root / "labels" / f"{name}.txt"),))
+            for name in split_members(self.root, split, available)
+        ]
+
+    def read(self, item: MeshItem, repair: bool | None = None) -> tuple[Mesh, dict[str, Any]]:
+        repair = self.default_repair if repair is None else repair
+        mesh, raw_pos, _ = load_raw(item.mesh, repair)
+        labels = read_labels(item.labels[0])
+        if labels.shape != (len(raw_pos),):
+            raise MeshError(f"{item.name}: {labels.shape[0]} labels for {len(raw_pos)} vertices; one per line expected.")
+        if labels.min() < -1 or labels.max() >= self.num_labels:
+            raise MeshError(f"{item.name}: labels outside [-1, {self.num_labels - 1}].")
+        y = labels + 1 if self.unlabeled == "class" else labels
+        return mesh, {"y": y[mesh.vertex_map]}

@@ -1,0 +1,199 @@
+"""Input features ``x`` of a mesh ``Data``, each with its declared :class:`~gaugemesh.FieldType`.
+
+A feature is named (``"xyz"``, ``"hks"``, ``"curvature"``, ``"hks_grad"``) and declares its
+field type; :func:`add_features` concatenates the requested ones into ``data.x`` and records
+the type as the string ``data.x_type``. Scalar (order 0) features come first, in the order
+asked for, then order-1 features, so the type reads ``"<n>x0 + <m>x1"``.
+
+The numbers are computed in float64 numpy (:mod:`gaugemesh.geometry.features`) and handed to
+torch once, in the dtype of ``data.pos``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable, Sequence
+
+import numpy as np
+import torch
+from torch_geometric.data import Data
+from torch_geometric.transforms import BaseTransform
+
+from gaugemesh.geometry import features as geo
+from gaugemesh.geometry.frame_field import frame_field
+from gaugemesh.geometry.laplacian import laplace_spectrum, lumped_mass
+
+__all__ = ["FEATURES", "DEFAULT_FEATURES", "FeatureOptions", "Feature", "feature_names", "feature_type",
+           "feature_type_string", "compute_features",
+           "add_features", "InputFeatures"]
+
+DEFAULT_FEATURES = ("hks", "curvature", "hks_grad")
+
+
+@dataclass(frozen=True)
+class FeatureOptions:
+    """Parameters shared by the features (part of every cache key).
+
+    Attributes:
+        hks_count: Number of HKS times of ``"hks"``.
+        grad_count: Number of HKS times whose gradient ``"hks_grad"`` gives.
+        eigs: Number of Laplacian eigenpairs.
+        t_range: HKS time range in units of the total area.
+    """
+
+    hks_count: int = 16
+    grad_count: int = 4
+    eigs: int = 128
+    t_range: tuple[float, float] = geo.HKS_TIMES
+
+
+@dataclass
+class _Context:
+    """One mesh's arrays, with the spectrum computed once for all features that need it."""
+
+    pos: np.ndarray
+    faces: np.ndarray
+    frame: np.ndarray
+    options: FeatureOptions
+    _spectrum: tuple[np.ndarray, np.ndarray] | None = field(default=None, repr=False)
+
+    @property
+    def spectrum(self) -> tuple[np.ndarray, np.ndarray]:
+        if self._spectrum is None:
+            self._spectrum = laplace_spectrum(self.pos, self.faces, self.options.eigs)
+        return self._spectrum
+
+
+@dataclass(frozen=True)
+class Feature:
+    """A named input feature: its irrep order, its multiplicity and how to compute it."""
+
+    name: str
+    order: int
+    multiplicity: Callable[[FeatureOptions], int]
+    compute: Callable[[_Context], np.ndarray]
+    doc: str
+
+    def dim(self, options: FeatureOptions) -> int:
+        return self.multiplicity(options) * (1 if self.order == 0 else 2)
+
+
+def _xyz(ctx: _Context) -> np.ndarray:
+    mass = lumped_mass(ctx.pos, ctx.faces)
+    center = mass @ ctx.pos / mass.sum()
+    return (ctx.pos - center) / np.sqrt(mass.sum())
+
+
+def _hks(ctx: _Context) -> np.ndarray:
+    o = ctx.options
+    return geo.hks(ctx.pos, ctx.faces, o.hks_count, o.eigs, o.t_range, spectrum=ctx.spectrum)
+
+
+def _hks_grad(ctx: _Context) -> np.ndarray:
+    o = ctx.options
+    grad = geo.hks_gradient(ctx.pos, ctx.faces, ctx.frame, o.grad_count, o.eigs, o.t_range, spectrum=ctx.spectrum)
+    return grad.reshape(len(ctx.pos), -1)  # copies one after the other, each a (cos, sin) pair
+
+
+FEATURES: dict[str, Feature] = {
+    f.name: f
+    for f in (
+        Feature("xyz", 0, lambda o: 3, _xyz,
+                "positions, centred and scaled by 1/sqrt(total area); not rotation invariant"),
+        Feature("hks", 0, lambda o: o.hks_count, _hks,
+                "heat kernel signature at hks_count log-spaced times, heat-trace normalised"),
+        Feature("curvature", 0, lambda o: 2, lambda ctx: geo.curvature_features(ctx.pos, ctx.faces),
+                "arcsinh of scale-free mean and Gaussian curvature"),
+        Feature("hks_grad", 1, lambda o: o.grad_count, _hks_grad,
+                "gradient of the HKS at grad_count times, a tangent vector in the vertex frame"),
+    )
+}
+
+
+def feature_names(names: str | Sequence[str]) -> tuple[str, ...]:
+    """Normalise ``"hks,curvature"``, ``"hks curvature"`` or a list to a tuple of names."""
+    if isinstance(names, str):
+        names = names.replace(",", " ").split()
+    return tuple(names)
+
+
+def _resolve(names: str | Sequence[str]) -> list[Feature]:
+    names = feature_names(names)
+    if not names:
+        raise ValueError(f"no input features asked for; choose from {sorted(FEATURES)}.")
+    unknown = [n for n in names if n not in FEATURES]
+    if unknown:
+        raise ValueError(f"unknown input feature(s) {unknown}; choose from {sorted(FEATURES)}.")
+    if len(set(names)) != len(names):
+        raise ValueError(f"input feature listed twice in {list(names)}.")
+    chosen = [FEATURES[n] for n in names]
+    return sorted(chosen, key=lambda f: f.order)  # stable: keeps the asked order within an order
+
+
+def feature_type_string(names: Sequence[str], options: FeatureOptions = FeatureOptions()) -> str:
+    """The field type of the features ``names`` as a string, e.g. ``"18x0 + 4x1"``."""
+    counts: dict[int, int] = {}
+    for f in _resolve(names):
+        counts[f.order] = counts.get(f.order, 0) + f.multiplicity(options)
+    return " + ".join(f"{m}x{n}" for n, m in counts.items())
+
+
+def feature_type(names: Sequence[str], options: FeatureOptions = FeatureOptions()):
+    """The :class:`~gaugemesh.FieldType` of the features ``names`` (in the layout of ``x``)."""
+    from gaugemesh.so2 import FieldType
+
+    return FieldType(feature_type_string(names, options))
+
+
+def compute_features(
+    pos: np.ndarray,
+    faces: np.ndarray,
+    frame: np.ndarray,
+    names: Sequence[str] = DEFAULT_FEATURES,
+    options: FeatureOptions = FeatureOptions(),
+) -> tuple[np.ndarray, str]:
+    """Compute features ``names`` in float64 numpy; returns ``(x, type_string)``.
+
+    Shapes:
+        pos: ``[V, 3]``; faces: ``[F, 3]``; frame: ``[V, 3, 3]`` (rows e1, e2, n);
+        x: ``[V, dim]``.
+    """
+    ctx = _Context(np.asarray(pos, np.float64), np.asarray(faces, np.int64), np.asarray(frame, np.float64), options)
+    blocks = [f.compute(ctx) for f in _resolve(names)]
+    return np.concatenate(blocks, axis=1), feature_type_string(names, options)
+
+
+def add_features(data: Data, names: Sequence[str] = DEFAULT_FEATURES, options: FeatureOptions = FeatureOptions()) -> Data:
+    """Write ``x`` (dtype of ``data.pos``) and ``x_type`` (a string) into a copy of ``data``.
+
+    Reads ``pos``, ``face`` and ``frame`` (the frame field of :func:`~gaugemesh.mesh_to_data`;
+    computed here with default options when absent). Compute in float64 ``Data`` for the
+    most accurate features; they are cast to ``pos``'s dtype.
+
+    Shapes:
+        pos: ``[V, 3]``; face: ``[3, F]``; frame: ``[V, 3, 3]``; writes x ``[V, dim]``.
+    """
+    pos = data.pos.detach().cpu().double().numpy()
+    faces = data.face.detach().cpu().T.numpy().astype(np.int64)
+    frame = getattr(data, "frame", None)
+    frame = frame_field(pos, faces).frame if frame is None else frame.detach().cpu().double().numpy()
+    x, type_string = compute_features(pos, faces, frame, names, options)
+    out = data.clone()
+    out.x = torch.from_numpy(x).to(dtype=data.pos.dtype, device=data.pos.device)
+    out.x_type = type_string
+    return out
+
+
+class InputFeatures(BaseTransform):
+    """Compute input features as a (cached) pre-transform. Reads ``pos``, ``face``, ``frame``;
+    writes ``x`` and ``x_type``. See :func:`add_features`."""
+
+    def __init__(self, names: Sequence[str] = DEFAULT_FEATURES, options: FeatureOptions = FeatureOptions()):
+        _resolve(names)
+        self.names, self.options = feature_names(names), options
+
+    def forward(self, data: Data) -> Data:
+        return add_features(data, self.names, self.options)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(names={self.names!r}, options={self.options!r})"

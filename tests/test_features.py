@@ -1,0 +1,75 @@
+"""Input features on a Data: declared types, gauge behaviour, dtype, errors."""
+
+import numpy as np
+import pytest
+import torch
+
+from gaugemesh import gauge_transform, mesh_to_data, validate_mesh
+from gaugemesh.features import FEATURES, FeatureOptions, InputFeatures, add_features, feature_type
+from gaugemesh.so2 import FieldType
+from tests.conftest import icosphere
+
+ALL = ("xyz", "hks", "curvature", "hks_grad")
+OPTIONS = FeatureOptions(hks_count=6, grad_count=3, eigs=32)
+
+
+@pytest.fixture(scope="module")
+def data():
+    pos, faces = icosphere(3)
+    pos = pos * (1.0 + 0.3 * np.sin(2 * pos[:, [1]])) * [1.2, 1.0, 0.7]
+    return mesh_to_data(validate_mesh(pos, faces), dtype=torch.float64)
+
+
+def test_x_has_the_declared_type(data):
+    out = add_features(data, ALL, OPTIONS)
+    ftype = FieldType(out.x_type)
+    assert ftype == feature_type(ALL, OPTIONS) == FieldType("11x0 + 3x1")
+    ftype.check(out.x)
+    assert torch.isfinite(out.x).all()
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_x_follows_the_dtype_of_pos(data, dtype):
+    assert add_features(_cast(data, dtype), ["hks"], OPTIONS).x.dtype == dtype
+
+
+def _cast(data, dtype):
+    out = data.clone()
+    for key, value in out.items():
+        if torch.is_tensor(value) and value.is_floating_point():
+            out[key] = value.to(dtype)
+    return out
+
+
+def test_features_transform_by_rho_minus_phi_under_a_gauge_change(data):
+    phi = torch.rand(data.num_nodes, dtype=torch.float64) * 2 * torch.pi - torch.pi
+    before = add_features(data, ALL, OPTIONS)
+    after = add_features(gauge_transform(data, phi), ALL, OPTIONS)
+    ftype = FieldType(before.x_type)
+    torch.testing.assert_close(after.x, ftype.transform(before.x, -phi), atol=1e-10, rtol=0)
+    # The order-1 part really changes: the check above is not about invariant numbers.
+    assert (after.x - before.x).abs().max() > 1e-3
+
+
+def test_xyz_is_centred_and_scale_free(data):
+    x = add_features(data, ["xyz"], OPTIONS).x
+    scaled = data.clone()
+    scaled.pos = 3.0 * data.pos + 1.0
+    torch.testing.assert_close(add_features(scaled, ["xyz"], OPTIONS).x, x, atol=1e-10, rtol=0)
+    torch.testing.assert_close(data.area @ x, torch.zeros(3, dtype=x.dtype), atol=1e-10, rtol=0)
+
+
+def test_scalar_order_comes_first_and_names_are_checked(data):
+    out = add_features(data, ["hks_grad", "curvature"], OPTIONS)
+    assert FieldType(out.x_type) == FieldType("2x0 + 3x1")
+    with pytest.raises(ValueError, match="unknown input feature"):
+        add_features(data, ["hks", "shot"], OPTIONS)
+    with pytest.raises(ValueError, match="twice"):
+        add_features(data, ["hks", "hks"], OPTIONS)
+
+
+def test_transform_wrapper_and_registry(data):
+    transform = InputFeatures("hks, curvature", OPTIONS)
+    assert transform.names == ("hks", "curvature")
+    assert transform(data).x.shape == (data.num_nodes, 8)
+    assert set(ALL) <= set(FEATURES)
