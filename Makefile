@@ -3,9 +3,19 @@ PYTHON ?= python3
 TORCH_VERSION ?= 2.13.0
 VENV ?= .venv
 PY := $(VENV)/bin/python
+GM := $(VENV)/bin/gaugemesh
 STAMP := $(VENV)/.installed
 
-.PHONY: install test bench bench-geometry demo clean
+# make train TASK=human_seg DATA=../shared/datasets/human_seg [ARGS="train.epochs=5"]
+TASK ?= synthetic
+DATA ?= data/synthetic
+RUN ?= runs/$(TASK)
+CHECKPOINT ?= $(RUN)/best.pt
+SPLIT ?= test
+MESH ?= $(DATA)/synth_0000.off
+ARGS ?=
+
+.PHONY: install test demo train eval predict bench bench-geometry bench-conv bench-preprocess clean
 
 # Torch is pinned so that no resolver pulls a multi-GB CUDA build by accident.
 $(STAMP): pyproject.toml Makefile
@@ -20,10 +30,38 @@ install: $(STAMP)
 test: $(STAMP)
 	$(PY) -m pytest -q tests
 
+# The main job on the synthetic dataset the project generates: data, preprocessing,
+# training, evaluation on the held-out test split, and pictures of predictions.
+demo: $(STAMP)
+	$(GM) make-synthetic data/synthetic
+	$(GM) preprocess data/synthetic --out data/synthetic/processed --workers 2 \
+		--features hks curvature hks_grad --eigs 64
+	$(GM) train --config experiments/synthetic/config.toml output.dir=runs/synthetic $(ARGS)
+	$(GM) eval --checkpoint runs/synthetic/best.pt --data data/synthetic --split test \
+		--cache data/synthetic/processed --json runs/synthetic/test_metrics.json
+	$(GM) predict data/synthetic/synth_0000.off --checkpoint runs/synthetic/best.pt --out runs/synthetic/predictions
+	@echo "results: runs/synthetic/test_metrics.json, runs/synthetic/curves.png," \
+		"runs/synthetic/predictions/synth_0000.png"
+
+train: $(STAMP)
+	$(GM) train --config experiments/$(TASK)/config.toml data.root=$(DATA) output.dir=$(RUN) $(ARGS)
+
+eval: $(STAMP)
+	$(GM) eval --checkpoint $(CHECKPOINT) --data $(DATA) --split $(SPLIT) --json $(RUN)/$(SPLIT)_metrics.json
+
+predict: $(STAMP)
+	$(GM) predict $(MESH) --checkpoint $(CHECKPOINT) --out $(RUN)/predictions
+
 bench-geometry: $(STAMP)
 	$(PY) experiments/bench/geometry.py
 
-bench: bench-geometry
+bench-conv: $(STAMP)
+	$(PY) experiments/bench/conv.py
+
+bench-preprocess: $(STAMP)
+	$(PY) experiments/bench/preprocess.py
+
+bench: bench-geometry bench-conv bench-preprocess
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -56,7 +56,7 @@ def _print_metrics(metrics: dict) -> None:
     for key in ("edge_acc_hard", "edge_acc_soft", "face_acc", "vertex_acc"):
         if key in metrics:
             print(f"{key:>14}: {metrics[key]:.4f}")
-    print(f"per-class accuracy ({metrics['confusion_on']}s):")
+    print(f"per-class accuracy (on {'edges' if metrics['confusion_on'] == 'edge' else 'vertices'}):")
     for name, acc in metrics["per_class_acc"].items():
         print(f"{name:>14}: {acc:.4f}")
     print("confusion matrix (rows: true class):")

@@ -20,7 +20,7 @@ else:  # pragma: no cover
 __all__ = ["DEFAULTS", "load_config", "apply_overrides", "ConfigError"]
 
 DEFAULTS: dict[str, dict[str, Any]] = {
-    "data": {"format": "generic", "root": "", "val_fraction": 0.1, "split_seed": 0, "cache": "", "repair": True},
+    "data": {"format": "generic", "root": "", "val_fraction": 0.1, "split_seed": 0, "cache": "", "repair": None},
     "features": {"names": ["hks", "curvature", "hks_grad"], "connection": "levi-civita"},
     "model": {},
     "train": {},

@@ -1,0 +1,73 @@
+"""Gauge-equivariant residual block."""
+
+from __future__ import annotations
+
+from torch import Tensor, nn
+
+from gaugemesh.nn import BatchNorm, ConvGeometry, FieldDropout, GatedNonlinearity, GemConv, Linear
+from gaugemesh.nn import NormNonlinearity, RegularNonlinearity
+from gaugemesh.so2 import FieldType
+
+__all__ = ["GemResBlock", "make_nonlinearity"]
+
+NONLINEARITIES = ("regular", "norm", "gated")
+
+
+def make_nonlinearity(kind: str, out_type: FieldType, **kwargs) -> nn.Module:
+    """A nonlinearity producing ``out_type``; its ``in_type`` is ``out_type`` plus gates for ``"gated"``."""
+    if kind == "regular":
+        return RegularNonlinearity(out_type, **kwargs)
+    if kind == "norm":
+        return NormNonlinearity(out_type, **kwargs)
+    if kind == "gated":
+        return GatedNonlinearity(out_type, **kwargs)
+    raise ValueError(f"Unknown nonlinearity {kind!r}; choose one of {NONLINEARITIES}.")
+
+
+class GemResBlock(nn.Module):
+    """``act(bn(conv(drop(act(bn(conv(x))))))) + shortcut(x)``, every step equivariant.
+
+    The shortcut is the identity when the types agree, else an equivariant
+    :class:`~gaugemesh.nn.Linear` (bias on order-0 outputs only). A plain ``nn.Linear`` with a
+    bias, as in the reference GEM-CNN block, adds a constant to the higher-order outputs and
+    is not equivariant (see ``tests/models/test_block.py``).
+
+    Args:
+        in_type: Input feature type.
+        out_type: Output feature type.
+        nonlinearity: ``"regular"``, ``"norm"`` or ``"gated"``.
+        dropout: Field dropout probability between the two convolutions.
+        batch_norm: Normalise after each convolution.
+        num_radial: Radial weights per edge (see :class:`~gaugemesh.nn.GemConv`).
+
+    Shapes:
+        - x: ``[V, in_type.dim]``
+        - output: ``[V, out_type.dim]``
+    """
+
+    def __init__(
+        self,
+        in_type: FieldType | str,
+        out_type: FieldType | str,
+        nonlinearity: str = "regular",
+        dropout: float = 0.0,
+        batch_norm: bool = True,
+        num_radial: int = 1,
+    ):
+        super().__init__()
+        self.in_type, self.out_type = FieldType(in_type), FieldType(out_type)
+        self.act1 = make_nonlinearity(nonlinearity, self.out_type)
+        self.act2 = make_nonlinearity(nonlinearity, self.out_type)
+        self.conv1 = GemConv(self.in_type, self.act1.in_type, num_radial=num_radial)
+        self.conv2 = GemConv(self.out_type, self.act2.in_type, num_radial=num_radial)
+        self.norm1 = BatchNorm(self.act1.in_type) if batch_norm else nn.Identity()
+        self.norm2 = BatchNorm(self.act2.in_type) if batch_norm else nn.Identity()
+        self.dropout = FieldDropout(self.out_type, dropout) if dropout > 0 else nn.Identity()
+        same = self.in_type == self.out_type
+        self.shortcut = nn.Identity() if same else Linear(self.in_type, self.out_type, bias=True)
+
+    def forward(self, x: Tensor, geometry: ConvGeometry) -> Tensor:
+        self.in_type.check(x)
+        h = self.act1(self.norm1(self.conv1(x, geometry=geometry)))
+        h = self.act2(self.norm2(self.conv2(self.dropout(h), geometry=geometry)))
+        return h + self.shortcut(x)

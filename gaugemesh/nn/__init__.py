@@ -1,0 +1,26 @@
+"""Gauge-equivariant layers. Every layer has ``in_type`` / ``out_type`` and checks its input."""
+
+from gaugemesh.nn.conv import GemConv
+from gaugemesh.nn.dropout import FieldDropout
+from gaugemesh.nn.kernel import NeighbourKernel, neighbour_frequencies
+from gaugemesh.nn.linear import Linear
+from gaugemesh.nn.nonlinearity import GatedNonlinearity, NormNonlinearity, RegularNonlinearity
+from gaugemesh.nn.norm import BatchNorm
+from gaugemesh.nn.operators import ConvGeometry, GeometryCache, SparseMatmul
+from gaugemesh.nn.readout import InvariantReadout
+
+__all__ = [
+    "BatchNorm",
+    "ConvGeometry",
+    "FieldDropout",
+    "GatedNonlinearity",
+    "GemConv",
+    "GeometryCache",
+    "InvariantReadout",
+    "Linear",
+    "NeighbourKernel",
+    "NormNonlinearity",
+    "RegularNonlinearity",
+    "SparseMatmul",
+    "neighbour_frequencies",
+]

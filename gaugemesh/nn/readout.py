@@ -1,0 +1,49 @@
+"""Gauge-invariant readout: scalars from a feature of any type."""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+from gaugemesh.so2 import FieldType
+
+__all__ = ["InvariantReadout"]
+
+
+class InvariantReadout(nn.Module):
+    """Keep the gauge-invariant part of a feature.
+
+    ``mode="scalars"`` keeps the order-0 fields; ``mode="norms"`` appends the norm of each
+    field of order ``n >= 1`` (``sqrt(|f|^2 + eps^2)``, smooth at zero).
+
+    Args:
+        in_type: Input feature type.
+        mode: ``"scalars"`` or ``"norms"``.
+        eps: Smoothing of the norm.
+
+    Shapes:
+        - input: ``[V, in_type.dim]``
+        - output: ``[V, out_type.dim]``, ``out_type`` all order 0
+    """
+
+    def __init__(self, in_type: FieldType | str, mode: str = "norms", eps: float = 1e-6):
+        super().__init__()
+        if mode not in ("scalars", "norms"):
+            raise ValueError(f"mode must be 'scalars' or 'norms', got {mode!r}.")
+        self.in_type, self.mode, self.eps = FieldType(in_type), mode, eps
+        vector_fields = [k for k, n in enumerate(self.in_type.irreps) if n > 0]
+        num_out = self.in_type.multiplicity(0) + (len(vector_fields) if mode == "norms" else 0)
+        self.out_type = FieldType.scalars(num_out)
+        self.register_buffer("_scalar_index", self.in_type.indices(0), persistent=False)
+        self.register_buffer("_vector_fields", torch.tensor(vector_fields, dtype=torch.long), persistent=False)
+
+    def forward(self, x: Tensor) -> Tensor:
+        self.in_type.check(x)
+        scalars = x[..., self._scalar_index]
+        if self.mode == "scalars":
+            return scalars
+        norms = torch.sqrt(self.in_type.squared_norms(x)[..., self._vector_fields] + self.eps**2)
+        return torch.cat([scalars, norms], -1)
+
+    def extra_repr(self) -> str:
+        return f"{self.in_type} -> {self.out_type}, mode={self.mode!r}"

@@ -1,0 +1,204 @@
+"""The segmentation job as library functions: train, evaluate a checkpoint, predict a mesh.
+
+The command line (:mod:`gaugemesh.cli.train`) only parses arguments and calls these. A
+checkpoint stores the resolved configuration, so evaluation and prediction rebuild the model
+and recompute frame fields and features from raw meshes exactly as training did.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch_geometric.data import Batch
+
+from gaugemesh.datasets import MeshDataset, train_val_split
+from gaugemesh.features import FeatureOptions, add_features, feature_type_string
+from gaugemesh.graph import gauge_transform, mesh_to_data
+from gaugemesh.io import read_mesh_arrays
+from gaugemesh.mesh import validate_mesh
+from gaugemesh.models import GemResNet
+from gaugemesh.so2 import FieldType
+from gaugemesh.training.checkpoint import load_checkpoint
+from gaugemesh.training.loop import Trainer, TrainSettings, predict_scores, resolve_device
+
+__all__ = ["open_dataset", "build_model", "make_augment", "train", "evaluate_checkpoint", "predict_mesh"]
+
+_FEATURE_OPTION_KEYS = ("hks_count", "grad_count", "eigs")
+
+
+def _feature_options(features: dict[str, Any]) -> FeatureOptions:
+    return FeatureOptions(**{k: features[k] for k in _FEATURE_OPTION_KEYS if k in features})
+
+
+def open_dataset(config: dict[str, Any], split: str, root: str | os.PathLike | None = None,
+                 cache_dir: str | os.PathLike | None = None, progress: bool = True) -> MeshDataset:
+    """The ``split`` of the dataset a config describes, frame fields and features cached."""
+    data, features = config["data"], config["features"]
+    root = Path(root or data["root"])
+    cache = cache_dir or data.get("cache") or root / "processed"
+    return MeshDataset(root, split, layout=data.get("format", "auto"), cache_dir=cache,
+                       features=features["names"], feature_options=_feature_options(features),
+                       connection=features.get("connection", "levi-civita"), repair=data.get("repair"),
+                       workers=int(data.get("workers", 2)), in_memory=True, progress=progress)
+
+
+def build_model(model_config: dict[str, Any], in_type: str, num_classes: int) -> torch.nn.Module:
+    """A :class:`~gaugemesh.models.GemResNet` from the ``[model]`` table."""
+    return GemResNet(in_type, num_classes, **model_config)
+
+
+def _xyz_slice(names: list[str], options: FeatureOptions) -> slice | None:
+    """Where the (not rotation invariant) ``xyz`` channels sit in ``x``, if requested."""
+    if "xyz" not in names:
+        return None
+    scalars_before = [n for n in names[: names.index("xyz")] if FieldType(feature_type_string([n], options)).max_order == 0]
+    start = FieldType(feature_type_string(scalars_before, options)).dim if scalars_before else 0
+    return slice(start, start + 3)
+
+
+def _random_rotation(generator: torch.Generator | None = None) -> torch.Tensor:
+    q, r = torch.linalg.qr(torch.randn(3, 3, generator=generator, dtype=torch.float64))
+    q = q * torch.sign(torch.diagonal(r))
+    return q if torch.det(q) > 0 else -q
+
+
+def make_augment(config: dict[str, Any], x_type: str):
+    """The training-time augmentation of a batch: a random gauge (exactly a change of
+    frames: geometry and features move together) and, where the inputs include ``xyz``, a
+    random 3D rotation of those channels. Other inputs are rotation invariant."""
+    augment, features = config["augment"], config["features"]
+    ftype = FieldType(x_type)
+    xyz = _xyz_slice(list(features["names"]), _feature_options(features)) if augment.get("rotate", True) else None
+    use_gauge = augment.get("gauge", True)
+    if not use_gauge and xyz is None:
+        return None
+
+    def apply(batch: Batch) -> Batch:
+        if use_gauge:
+            phi = (torch.rand(batch.num_nodes, dtype=batch.theta.dtype, device=batch.theta.device) * 2 - 1) * torch.pi
+            x = ftype.transform(batch.x, -phi.to(batch.x.dtype))
+            batch = gauge_transform(batch, phi)
+            batch.x = x
+        if xyz is not None:
+            x = batch.x.clone()
+            rotation = _random_rotation().to(x)
+            x[:, xyz] = x[:, xyz] @ rotation.T
+            batch.x = x
+        return batch
+
+    return apply
+
+
+def _class_names(dataset: MeshDataset) -> list[str]:
+    layout = dataset.layout
+    names = getattr(layout, "class_names", None)
+    names = names() if callable(names) else names
+    count = dataset.num_classes or int(max(int(d.y.max()) for d in dataset)) + 1
+    return [str(n) for n in names] if names else [str(i) for i in range(count)]
+
+
+def train(config: dict[str, Any], resume: bool = False, progress: bool = True, until: int | None = None) -> Path:
+    """Train the model a config describes; returns the output folder.
+
+    A seeded ``data.val_fraction`` of the training split is held out for validation (the
+    test split is never touched). Writes ``best.pt``, ``last.pt``, ``metrics.jsonl``,
+    ``curves.png`` and ``config.json`` to ``output.dir``.
+    """
+    settings = TrainSettings(**config["train"])
+    torch.manual_seed(settings.seed)
+    full = open_dataset(config, "train", progress=progress)
+    if len(full) == 0:
+        raise RuntimeError(f"no usable training meshes in {config['data']['root']} (skipped: {full.skipped[:5]})")
+    train_idx, val_idx = train_val_split(full, config["data"].get("val_fraction", 0.1), config["data"].get("split_seed", 0))
+    x_type = full[0].x_type
+    class_names = _class_names(full)
+    model = build_model(config["model"], x_type, len(class_names))
+    out_dir = Path(config["output"]["dir"])
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "config.json").write_text(json.dumps(config, indent=2))
+    meta = dict(config=config, class_names=class_names, in_type=x_type, out_type=str(model.out_type),
+                val_names=[full.names[i] for i in val_idx])
+    trainer = Trainer(model, [full[int(i)] for i in train_idx], [full[int(i)] for i in val_idx], settings, out_dir,
+                      meta, augment=make_augment(config, x_type), progress=progress)
+    if resume:
+        trainer.resume()
+    trainer.fit(until=until)
+    return out_dir
+
+
+def load_model(checkpoint: str | os.PathLike, device: str = "cpu") -> tuple[torch.nn.Module, dict[str, Any]]:
+    """Rebuild the model of a checkpoint (weights loaded, eval mode) and return its state dict."""
+    state = load_checkpoint(checkpoint)
+    model = build_model(state["config"]["model"], state["in_type"], len(state["class_names"]))
+    model.load_state_dict(state["model_state"])
+    return model.to(resolve_device(device)).eval(), state
+
+
+def _confusion(pred: torch.Tensor, target: torch.Tensor, num_classes: int) -> torch.Tensor:
+    keep = target >= 0
+    return torch.bincount(target[keep] * num_classes + pred[keep], minlength=num_classes**2).view(num_classes, num_classes)
+
+
+def evaluate_checkpoint(checkpoint, data_root, split: str = "test", device: str = "cpu",
+                        cache_dir=None, progress: bool = True) -> dict[str, Any]:
+    """Metrics of a checkpoint on a dataset split, features recomputed from the raw meshes.
+
+    Returns the pooled metrics (``vertex_acc`` and, for the MeshCNN layout,
+    ``edge_acc_hard``, ``edge_acc_soft``, ``face_acc``), per-class accuracy and the
+    confusion matrix (rows: true class) of the elements the labels live on.
+    """
+    from gaugemesh.metrics import segmentation_metrics, vertex_to_edge
+
+    model, state = load_model(checkpoint, device)
+    with tempfile.TemporaryDirectory() as tmp:
+        dataset = open_dataset(state["config"], split, root=data_root, cache_dir=cache_dir or tmp, progress=progress)
+        if len(dataset) == 0:
+            raise RuntimeError(f"no usable meshes in split {split!r} of {data_root} (skipped: {dataset.skipped[:5]})")
+        samples = [dataset[i] for i in range(len(dataset))]
+    scores = torch.cat([predict_scores(model, d, resolve_device(device)) for d in samples])
+    everything = Batch.from_data_list(samples)
+    metrics: dict[str, Any] = segmentation_metrics(everything, scores)
+    num_classes = len(state["class_names"])
+    if getattr(everything, "edge_y", None) is not None:
+        pred, target, where = vertex_to_edge(scores, everything.seg_edge_index, num_classes), everything.edge_y, "edge"
+    else:
+        pred, target, where = scores.argmax(1), everything.y, "vertex"
+    confusion = _confusion(pred, target, num_classes)
+    per_class = confusion.diag().double() / confusion.sum(1).clamp(min=1)
+    metrics.update(meshes=len(samples), skipped=[list(s) for s in dataset.skipped], confusion_on=where,
+                   per_class_acc=dict(zip(state["class_names"], per_class.tolist())),
+                   confusion=confusion.tolist(), class_names=state["class_names"])
+    return metrics
+
+
+def predict_mesh(mesh_path, checkpoint, out_dir, device: str = "cpu") -> dict[str, Path]:
+    """Segment one mesh file; writes ``<name>.labels.txt`` (one label per file vertex, -1
+    for vertices a repair dropped), ``<name>.ply`` (colored) and ``<name>.png`` (renders)."""
+    from gaugemesh.render import render_segmentation, write_colored_ply
+
+    model, state = load_model(checkpoint, device)
+    config = state["config"]
+    file_pos, file_faces = read_mesh_arrays(mesh_path)
+    mesh = validate_mesh(file_pos, file_faces, repair=True)
+    data = mesh_to_data(mesh, connection=config["features"].get("connection", "levi-civita"), dtype=torch.float64)
+    data = add_features(data, config["features"]["names"], _feature_options(config["features"]))
+    data.x = data.x.float()
+    for key in ("theta", "transport", "edge_weight"):
+        data[key] = data[key].float()
+    labels = predict_scores(model, data, resolve_device(device)).argmax(1).numpy()
+    file_labels = np.full(len(file_pos), -1)
+    file_labels[mesh.vertex_map[::-1]] = labels[::-1]  # first copy of a split vertex wins
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    stem = Path(mesh_path).stem
+    paths = {"labels": out_dir / f"{stem}.labels.txt", "ply": out_dir / f"{stem}.ply", "png": out_dir / f"{stem}.png"}
+    np.savetxt(paths["labels"], file_labels, fmt="%d")
+    write_colored_ply(paths["ply"], mesh.pos, mesh.faces, labels)
+    render_segmentation(paths["png"], mesh.pos, mesh.faces, labels, title=f"{stem}: predicted segmentation")
+    return paths

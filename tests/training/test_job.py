@@ -1,0 +1,129 @@
+"""The train / eval / predict job, through the command line, on datasets the tests make."""
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+import torch
+
+from gaugemesh.cli import main
+from gaugemesh.datasets import MeshDataset
+from gaugemesh.training.job import evaluate_checkpoint, load_model
+from tests.datasets.helpers import make_generic, make_meshcnn
+
+CONFIG = """
+[data]
+format = "{layout}"
+root = "{root}"
+val_fraction = 0.25
+workers = 0
+[features]
+names = ["hks", "curvature", "hks_grad"]
+hks_count = 4
+grad_count = 2
+eigs = 16
+[model]
+width = 4
+max_order = 1
+num_blocks = 1
+[train]
+epochs = {epochs}
+batch_size = 2
+lr = 0.02
+seed = 0
+device = "cpu"
+[output]
+dir = "{out}"
+"""
+
+
+def _config(tmp_path, root, layout="generic", epochs=4, name="config.toml"):
+    path = tmp_path / name
+    path.write_text(CONFIG.format(root=root, layout=layout, epochs=epochs, out=tmp_path / "run"))
+    return path
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    tmp_path = tmp_path_factory.mktemp("job")
+    root = make_generic(tmp_path / "data", num=8, subdivisions=2)
+    assert main(["train", "--config", str(_config(tmp_path, root)), "--no-progress"]) == 0
+    return tmp_path, root
+
+
+def test_training_lowers_the_loss_and_writes_checkpoints_and_metrics(trained):
+    tmp_path, _ = trained
+    rows = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    assert len(rows) == 4 and rows[-1]["train_loss"] < rows[0]["train_loss"]
+    for name in ("best.pt", "last.pt", "curves.png", "config.json"):
+        assert (tmp_path / "run" / name).stat().st_size > 0
+    model, state = load_model(tmp_path / "run" / "best.pt")
+    assert state["in_type"] == "6x0 + 2x1" and len(state["val_names"]) == 2
+
+
+def test_resume_gives_the_same_numbers(trained, tmp_path):
+    _, root = trained
+    config = _config(tmp_path, root)
+    from gaugemesh.training.config import load_config
+    from gaugemesh.training.job import train
+
+    cfg = load_config(config, [f"output.dir={tmp_path / 'resumed'}"])
+    train(cfg, progress=False, until=2)
+    train(cfg, resume=True, progress=False)
+    straight = [json.loads(x) for x in (trained[0] / "run" / "metrics.jsonl").read_text().splitlines()]
+    resumed = [json.loads(x) for x in (tmp_path / "resumed" / "metrics.jsonl").read_text().splitlines()]
+    assert [r["train_loss"] for r in resumed] == [r["train_loss"] for r in straight]
+    assert [r["val_loss"] for r in resumed] == [r["val_loss"] for r in straight]
+
+
+def test_eval_on_a_meshcnn_layout_agrees_with_a_hand_count(tmp_path, capsys):
+    root = make_meshcnn(tmp_path / "meshcnn", num=4)
+    shutil.copytree(root / "train", root / "test")
+    assert main(["train", "--config", str(_config(tmp_path, root, "meshcnn", epochs=1)), "--no-progress"]) == 0
+    out = tmp_path / "metrics.json"
+    assert main(["eval", "--checkpoint", str(tmp_path / "run" / "best.pt"), "--data", str(root), "--split", "test",
+                 "--json", str(out), "--no-progress"]) == 0
+    metrics = json.loads(out.read_text())
+    assert "edge_acc_soft" in capsys.readouterr().out
+    # By hand: average the vertex class probabilities on each MeshCNN edge, take the argmax.
+    model, state = load_model(tmp_path / "run" / "best.pt")
+    dataset = MeshDataset(root, "test", layout="meshcnn", cache_dir=tmp_path / "cache",
+                          features=state["config"]["features"]["names"], feature_options=_fast(state))
+    correct = total = 0
+    confusion = np.zeros((2, 2), dtype=int)
+    for data in dataset:
+        with torch.no_grad():
+            prob = model(data).softmax(1)
+        edge_pred = (prob[data.seg_edge_index[0]] + prob[data.seg_edge_index[1]]).argmax(1)
+        correct += int((edge_pred == data.edge_y).sum())
+        total += len(data.edge_y)
+        np.add.at(confusion, (data.edge_y.numpy(), edge_pred.numpy()), 1)
+    assert metrics["edge_acc_hard"] == pytest.approx(correct / total)
+    assert metrics["edge_acc_soft"] == pytest.approx(correct / total)  # one-hot soft labels
+    assert metrics["confusion"] == confusion.tolist() and metrics["meshes"] == 4
+
+
+def _fast(state):
+    from gaugemesh.features import FeatureOptions
+
+    f = state["config"]["features"]
+    return FeatureOptions(hks_count=f["hks_count"], grad_count=f["grad_count"], eigs=f["eigs"])
+
+
+def test_predict_writes_labels_ply_and_png(trained, tmp_path):
+    run, root = trained
+    mesh = root / "m0.off"
+    assert main(["predict", str(mesh), "--checkpoint", str(run / "run" / "best.pt"), "--out", str(tmp_path)]) == 0
+    labels = np.loadtxt(tmp_path / "m0.labels.txt", dtype=int)
+    assert len(labels) == 162 and set(labels) <= {0, 1}
+    assert (tmp_path / "m0.ply").read_text().startswith("ply") and (tmp_path / "m0.png").stat().st_size > 5000
+
+
+def test_eval_reports_a_corrupt_checkpoint(tmp_path):
+    bad = tmp_path / "bad.pt"
+    bad.write_bytes(b"garbage")
+    from gaugemesh.training.checkpoint import CheckpointError
+
+    with pytest.raises(CheckpointError, match="corrupt"):
+        evaluate_checkpoint(bad, tmp_path, "test")
