@@ -9,6 +9,7 @@ random gauges). Samples are loaded from the cache on access, or kept in memory.
 from __future__ import annotations
 
 import logging
+import re
 import os
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -100,15 +101,22 @@ class MeshDataset(Dataset):
         return f"{type(self).__name__}({self.layout.root.name}, split={self.split!r}, {len(self)} meshes)"
 
 
-def train_val_split(names: Sequence[str] | Dataset, fraction: float = 0.1, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+def train_val_split(names: Sequence[str] | Dataset, fraction: float = 0.1, seed: int = 0,
+                    group_pattern: str | None = None) -> tuple[np.ndarray, np.ndarray]:
     """A seeded split of a training set into train and validation indices.
 
     Depends only on the sorted names and the seed, not on their order or on the machine.
+    With ``group_pattern``, meshes whose names share the regex's match (its first group if
+    it has one) stay together, so a validation set holds out whole subjects or sequences
+    rather than near-duplicates of training meshes; names without a match are their own
+    group. Groups are drawn in seeded order until the fraction is reached; a group that
+    would overshoot it by more than half is skipped.
 
     Args:
         names: Mesh names, or a :class:`MeshDataset` (its ``names``).
         fraction: Share of the meshes for validation (at least one where there are two).
         seed: Seed of the shuffle.
+        group_pattern: Regular expression that names each mesh's group.
 
     Returns:
         ``(train_idx, val_idx)``, sorted index arrays into ``names``.
@@ -116,9 +124,31 @@ def train_val_split(names: Sequence[str] | Dataset, fraction: float = 0.1, seed:
     names = list(getattr(names, "names", names))
     if not 0 <= fraction < 1:
         raise ValueError(f"validation fraction must be in [0, 1), got {fraction}.")
-    order = np.argsort(names, kind="stable")
-    shuffled = order[np.random.default_rng(seed).permutation(len(order))]
     count = int(round(fraction * len(names)))
     if fraction > 0 and len(names) >= 2:
         count = max(count, 1)
+    if group_pattern:
+        val = _grouped_validation(names, count, seed, group_pattern)
+        return np.flatnonzero(~val), np.flatnonzero(val)
+    order = np.argsort(names, kind="stable")
+    shuffled = order[np.random.default_rng(seed).permutation(len(order))]
     return np.sort(shuffled[count:]), np.sort(shuffled[:count])
+
+
+def _grouped_validation(names: list[str], count: int, seed: int, pattern: str) -> np.ndarray:
+    regex = re.compile(pattern)
+
+    def group(name: str) -> str:
+        match = regex.search(name)
+        return name if match is None else (match.group(1) if regex.groups else match.group(0))
+
+    keys = np.array([group(n) for n in names])
+    groups = sorted(set(keys.tolist()))
+    val = np.zeros(len(names), dtype=bool)
+    for g in np.random.default_rng(seed).permutation(len(groups)):
+        members = keys == groups[g]
+        if val.sum() >= count:
+            break
+        if val.sum() + members.sum() <= 1.5 * count:
+            val |= members
+    return val

@@ -2,5 +2,6 @@
 
 from gaugemesh.models.block import GemResBlock, make_nonlinearity
 from gaugemesh.models.segmentation import GemResNet
+from gaugemesh.models.baselines import GCNBaseline
 
-__all__ = ["GemResBlock", "GemResNet", "make_nonlinearity"]
+__all__ = ["GCNBaseline", "GemResBlock", "GemResNet", "make_nonlinearity"]

@@ -22,7 +22,7 @@ from gaugemesh.features import FeatureOptions, add_features, feature_type_string
 from gaugemesh.graph import gauge_transform, mesh_to_data
 from gaugemesh.io import read_mesh_arrays
 from gaugemesh.mesh import validate_mesh
-from gaugemesh.models import GemResNet
+from gaugemesh.models import GCNBaseline, GemResNet
 from gaugemesh.so2 import FieldType
 from gaugemesh.training.checkpoint import load_checkpoint
 from gaugemesh.training.loop import Trainer, TrainSettings, predict_scores, resolve_device
@@ -48,9 +48,18 @@ def open_dataset(config: dict[str, Any], split: str, root: str | os.PathLike | N
                        workers=int(data.get("workers", 2)), in_memory=True, progress=progress)
 
 
+MODELS = {"gem": GemResNet, "gcn": GCNBaseline}
+
+
 def build_model(model_config: dict[str, Any], in_type: str, num_classes: int) -> torch.nn.Module:
-    """A :class:`~gaugemesh.models.GemResNet` from the ``[model]`` table."""
-    return GemResNet(in_type, num_classes, **model_config)
+    """The network of the ``[model]`` table: ``kind = "gem"`` (default,
+    :class:`~gaugemesh.models.GemResNet`) or ``"gcn"`` (:class:`~gaugemesh.models.GCNBaseline`);
+    the other keys are the class's arguments."""
+    options = dict(model_config)
+    kind = options.pop("kind", "gem")
+    if kind not in MODELS:
+        raise ValueError(f"unknown model kind {kind!r}; use one of {sorted(MODELS)}.")
+    return MODELS[kind](in_type, num_classes, **options)
 
 
 def _xyz_slice(names: list[str], options: FeatureOptions) -> slice | None:
@@ -115,7 +124,9 @@ def train(config: dict[str, Any], resume: bool = False, progress: bool = True, u
     full = open_dataset(config, "train", progress=progress)
     if len(full) == 0:
         raise RuntimeError(f"no usable training meshes in {config['data']['root']} (skipped: {full.skipped[:5]})")
-    train_idx, val_idx = train_val_split(full, config["data"].get("val_fraction", 0.1), config["data"].get("split_seed", 0))
+    data = config["data"]
+    train_idx, val_idx = train_val_split(full, data.get("val_fraction", 0.1), data.get("split_seed", 0),
+                                         data.get("val_group_pattern") or None)
     x_type = full[0].x_type
     class_names = _class_names(full)
     model = build_model(config["model"], x_type, len(class_names))

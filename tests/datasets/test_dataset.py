@@ -69,3 +69,17 @@ def test_train_val_split_is_seeded_and_order_free():
     assert sorted(shuffled[i] for i in train_val_split(shuffled, 0.1, seed=3)[1]) == val_names
     with pytest.raises(ValueError, match="fraction"):
         train_val_split(names, 1.0)
+
+
+def test_grouped_validation_split_keeps_groups_together():
+    from gaugemesh.datasets import train_val_split
+
+    names = [f"faust__tr_reg_{i:03d}" for i in range(100)] + [f"adobe__Char{i}_tri" for i in range(20)]
+    pattern = r"^(faust__tr_reg_\d\d|adobe__[^_]+)"
+    train, val = train_val_split(names, 0.1, seed=3, group_pattern=pattern)
+    assert set(train).isdisjoint(val) and len(train) + len(val) == len(names)
+    assert 8 <= len(val) <= 18
+    subjects = {names[i][:16] for i in val if names[i].startswith("faust")}
+    for i in train:  # no FAUST subject is on both sides
+        assert names[i][:16] not in subjects
+    assert train_val_split(names, 0.1, seed=3, group_pattern=pattern)[1].tolist() == val.tolist()
