@@ -25,7 +25,10 @@ def add_parser(subparsers) -> None:
                                           "checkpoint's options and print the dataset's metrics.")
     p.add_argument("--checkpoint", required=True)
     p.add_argument("--data", required=True, help="dataset folder")
-    p.add_argument("--split", default="test")
+    p.add_argument("--split", default="test", help="a split of the dataset, or 'val': the meshes the "
+                                                        "checkpoint held out of its training split")
+    p.add_argument("--rotate", type=int, default=None, metavar="SEED",
+                   help="rotate every mesh at random in space first (invariance check)")
     p.add_argument("--json", type=Path, help="also write the metrics here")
     p.add_argument("--device", default="cpu", choices=["auto", "cpu", "cuda"])
     p.add_argument("--cache", default=None, help="cache folder (default: a temporary one)")
@@ -68,7 +71,7 @@ def run_eval(args: argparse.Namespace) -> int:
     from gaugemesh.training.job import evaluate_checkpoint
 
     metrics = evaluate_checkpoint(args.checkpoint, args.data, args.split, args.device, args.cache,
-                                  progress=not args.no_progress)
+                                  progress=not args.no_progress, rotate_seed=args.rotate)
     _print_metrics(metrics)
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,7 @@ from gaugemesh.datasets import MeshDataset, train_val_split
 from gaugemesh.features import FeatureOptions, add_features, feature_type_string
 from gaugemesh.graph import gauge_transform, mesh_to_data
 from gaugemesh.io import read_mesh_arrays
-from gaugemesh.mesh import validate_mesh
+from gaugemesh.mesh import Mesh, validate_mesh
 from gaugemesh.models import GCNBaseline, GemResNet
 from gaugemesh.so2 import FieldType
 from gaugemesh.training.checkpoint import load_checkpoint
@@ -156,9 +157,58 @@ def _confusion(pred: torch.Tensor, target: torch.Tensor, num_classes: int) -> to
     return torch.bincount(target[keep] * num_classes + pred[keep], minlength=num_classes**2).view(num_classes, num_classes)
 
 
+class _RotatedLayout:
+    """A dataset layout whose meshes come back rigidly rotated, seeded per mesh name."""
+
+    def __init__(self, layout, seed: int):
+        self._layout, self._seed = layout, seed
+
+    def __getattr__(self, name):
+        return getattr(self._layout, name)
+
+    def key(self) -> dict[str, Any]:
+        return {**self._layout.key(), "rotate_seed": self._seed}
+
+    def read(self, item, repair: bool):
+        mesh, labels = self._layout.read(item, repair)
+        rng = np.random.default_rng([self._seed, zlib.crc32(item.name.encode())])
+        q, r = np.linalg.qr(rng.standard_normal((3, 3)))
+        rotation = q * np.sign(np.diag(r)) * np.sign(np.linalg.det(q * np.sign(np.diag(r))))
+        return Mesh(mesh.pos @ rotation.T, mesh.faces, mesh.vertex_map, mesh.face_map), labels
+
+
+def _samples_by_hand(config, state, data_root, split, rotate_seed) -> tuple[list, list]:
+    """Samples of ``split`` (``"val"``: the checkpoint's held-out training meshes), computed
+    without the cache, optionally rotated; returns ``(samples, skipped)``."""
+    from gaugemesh.datasets import open_layout
+    from gaugemesh.datasets.process import ProcessOptions, process_item
+    from gaugemesh.mesh import MeshError
+
+    data, features = config["data"], config["features"]
+    layout = open_layout(data_root, data.get("format", "auto"))
+    items = layout.items("train" if split == "val" else split)
+    if split == "val":
+        items = [item for item in items if item.name in set(state.get("val_names", []))]
+    if rotate_seed is not None:
+        layout = _RotatedLayout(layout, rotate_seed)
+    options = ProcessOptions(tuple(features["names"]), _feature_options(features),
+                             features.get("connection", "levi-civita"), repair=data.get("repair"))
+    samples, skipped = [], []
+    for item in items:
+        try:
+            samples.append(process_item(layout, item, options))
+        except MeshError as exc:
+            skipped.append((item.name, str(exc)))
+    return samples, skipped
+
+
 def evaluate_checkpoint(checkpoint, data_root, split: str = "test", device: str = "cpu",
-                        cache_dir=None, progress: bool = True) -> dict[str, Any]:
+                        cache_dir=None, progress: bool = True, rotate_seed: int | None = None) -> dict[str, Any]:
     """Metrics of a checkpoint on a dataset split, features recomputed from the raw meshes.
+
+    ``split="val"`` evaluates the training meshes the checkpoint held out for validation;
+    ``rotate_seed`` rotates every mesh at random in space before anything is computed, to
+    measure how invariant the model is to orientation.
 
     Returns the pooled metrics (``vertex_acc`` and, for the MeshCNN layout,
     ``edge_acc_hard``, ``edge_acc_soft``, ``face_acc``), per-class accuracy and the
@@ -167,11 +217,14 @@ def evaluate_checkpoint(checkpoint, data_root, split: str = "test", device: str 
     from gaugemesh.metrics import segmentation_metrics, vertex_to_edge
 
     model, state = load_model(checkpoint, device)
-    with tempfile.TemporaryDirectory() as tmp:
-        dataset = open_dataset(state["config"], split, root=data_root, cache_dir=cache_dir or tmp, progress=progress)
-        if len(dataset) == 0:
-            raise RuntimeError(f"no usable meshes in split {split!r} of {data_root} (skipped: {dataset.skipped[:5]})")
-        samples = [dataset[i] for i in range(len(dataset))]
+    if split == "val" or rotate_seed is not None:
+        samples, skipped = _samples_by_hand(state["config"], state, data_root, split, rotate_seed)
+    else:
+        with tempfile.TemporaryDirectory() as tmp:
+            dataset = open_dataset(state["config"], split, root=data_root, cache_dir=cache_dir or tmp, progress=progress)
+            samples, skipped = [dataset[i] for i in range(len(dataset))], dataset.skipped
+    if not samples:
+        raise RuntimeError(f"no usable meshes in split {split!r} of {data_root} (skipped: {skipped[:5]})")
     scores = torch.cat([predict_scores(model, d, resolve_device(device)) for d in samples])
     everything = Batch.from_data_list(samples)
     metrics: dict[str, Any] = segmentation_metrics(everything, scores)
@@ -182,7 +235,7 @@ def evaluate_checkpoint(checkpoint, data_root, split: str = "test", device: str 
         pred, target, where = scores.argmax(1), everything.y, "vertex"
     confusion = _confusion(pred, target, num_classes)
     per_class = confusion.diag().double() / confusion.sum(1).clamp(min=1)
-    metrics.update(meshes=len(samples), skipped=[list(s) for s in dataset.skipped], confusion_on=where,
+    metrics.update(meshes=len(samples), skipped=[list(s) for s in skipped], confusion_on=where,
                    per_class_acc=dict(zip(state["class_names"], per_class.tolist())),
                    confusion=confusion.tolist(), class_names=state["class_names"])
     return metrics

@@ -127,3 +127,13 @@ def test_eval_reports_a_corrupt_checkpoint(tmp_path):
 
     with pytest.raises(CheckpointError, match="corrupt"):
         evaluate_checkpoint(bad, tmp_path, "test")
+
+
+def test_eval_on_the_held_out_split_is_invariant_to_rotating_the_meshes(trained):
+    run, root = trained
+    checkpoint = run / "run" / "best.pt"
+    plain = evaluate_checkpoint(checkpoint, root, "val", progress=False)
+    rotated = evaluate_checkpoint(checkpoint, root, "val", progress=False, rotate_seed=1)
+    assert plain["meshes"] == 2
+    # Intrinsic inputs and frame field: the predictions do not change at all.
+    assert rotated["confusion"] == plain["confusion"]
