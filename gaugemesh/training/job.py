@@ -113,6 +113,21 @@ def _class_names(dataset: MeshDataset) -> list[str]:
     return [str(n) for n in names] if names else [str(i) for i in range(count)]
 
 
+def _init_distributed(settings: TrainSettings) -> None:
+    """Join the process group ``torchrun`` describes (``WORLD_SIZE`` > 1): NCCL with one GPU
+    per local rank when training on CUDA, gloo otherwise."""
+    import torch.distributed as dist
+
+    if int(os.environ.get("WORLD_SIZE", "1")) <= 1 or dist.is_initialized():
+        return
+    cuda = resolve_device(settings.device).type == "cuda"
+    if cuda:
+        local = int(os.environ.get("LOCAL_RANK", "0"))
+        torch.cuda.set_device(local)
+        settings.device = f"cuda:{local}"
+    dist.init_process_group("nccl" if cuda else "gloo")
+
+
 def train(config: dict[str, Any], resume: bool = False, progress: bool = True, until: int | None = None) -> Path:
     """Train the model a config describes; returns the output folder.
 
@@ -121,6 +136,7 @@ def train(config: dict[str, Any], resume: bool = False, progress: bool = True, u
     ``curves.png`` and ``config.json`` to ``output.dir``.
     """
     settings = TrainSettings(**config["train"])
+    _init_distributed(settings)
     torch.manual_seed(settings.seed)
     full = open_dataset(config, "train", progress=progress)
     if len(full) == 0:

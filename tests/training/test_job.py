@@ -137,3 +137,20 @@ def test_eval_on_the_held_out_split_is_invariant_to_rotating_the_meshes(trained)
     assert plain["meshes"] == 2
     # Intrinsic inputs and frame field: the predictions do not change at all.
     assert rotated["confusion"] == plain["confusion"]
+
+
+@pytest.mark.slow
+def test_train_command_runs_under_torchrun(trained, tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    _, root = trained
+    config = _config(tmp_path, root, epochs=2)
+    torchrun = Path(sys.executable).with_name("torchrun")
+    result = subprocess.run([str(torchrun), "--standalone", "--nproc_per_node=2", "-m", "gaugemesh.cli", "train",
+                             "--config", str(config), "--no-progress"], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    rows = (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()
+    assert len(rows) == 2  # rank 0 alone writes the log
+    assert result.stdout.count("epoch 2/2") == 1
