@@ -16,13 +16,14 @@ import hashlib
 import json
 import os
 import re
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 import torch
 from torch_geometric.data import Data
+
+from gaugemesh.atomic import atomic_torch_save
 
 __all__ = ["CACHE_FORMAT", "CacheError", "file_digest", "cache_key", "entry_path", "save_entry", "load_entry",
            "remove_stale_temporaries"]
@@ -73,20 +74,9 @@ def _checksum(data: dict[str, Any]) -> str:
 
 def save_entry(path: os.PathLike, data: Data, key: str) -> None:
     """Write ``data`` atomically to ``path`` (temporary file in the same folder, then rename)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     content = {k: v for k, v in data.to_dict().items()}
     entry = {"format": CACHE_FORMAT, "key": key, "checksum": _checksum(content), "data": content}
-    fd, tmp = tempfile.mkstemp(prefix=f"{_TEMP_PREFIX}{os.getpid()}-", suffix=".pt", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save(entry, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_torch_save(entry, path, temp_prefix=f"{_TEMP_PREFIX}{os.getpid()}-")
 
 
 def load_entry(path: os.PathLike, key: str | None = None) -> Data:

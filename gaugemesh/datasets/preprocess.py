@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator
 
+import numpy as np
 from tqdm.auto import tqdm
 
 from gaugemesh.datasets.base import Layout, MeshItem
@@ -77,6 +78,12 @@ def select_shard(items: list[MeshItem], shard: tuple[int, int] | None) -> list[M
     return sorted(items, key=lambda it: (it.split, it.name))[i::n]
 
 
+# What a bad or unlucky mesh can raise (MeshError is a ValueError; eigensolvers raise
+# RuntimeError or LinAlgError): reported with the mesh's name. Anything else is a bug in
+# gaugemesh or in a pre_transform, and propagates instead of passing for a skipped mesh.
+_DATA_FAILURES = (ValueError, RuntimeError, ArithmeticError, np.linalg.LinAlgError, OSError, MemoryError)
+
+
 def _task(layout: Layout, item: MeshItem, options: ProcessOptions, pre_transform, cache_dir: str):
     """Run in a worker: ``(status, name, path, reason)``; status cached|computed|corrupt|failed."""
     try:
@@ -93,7 +100,7 @@ def _task(layout: Layout, item: MeshItem, options: ProcessOptions, pre_transform
             reason = str(exc)
     try:
         save_entry(path, process_item(layout, item, options, pre_transform), key)
-    except Exception as exc:  # noqa: BLE001 - any failure is reported with the mesh's name
+    except _DATA_FAILURES as exc:
         return "failed", item.name, None, f"{type(exc).__name__}: {exc}"
     return ("corrupt" if reason else "computed"), item.name, path, reason
 

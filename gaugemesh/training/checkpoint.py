@@ -9,13 +9,13 @@ rename): a run killed while saving leaves the previous checkpoint intact.
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import torch
 
 import gaugemesh
+from gaugemesh.atomic import atomic_torch_save
 
 __all__ = ["CheckpointError", "save_checkpoint", "load_checkpoint", "FORMAT", "FORMAT_VERSION"]
 
@@ -38,20 +38,8 @@ def save_checkpoint(path: str | os.PathLike, **content: Any) -> Path:
     missing = [key for key in REQUIRED if key not in content]
     if missing:
         raise ValueError(f"a checkpoint needs {missing}")
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     payload = {"format": FORMAT, "format_version": FORMAT_VERSION, "gaugemesh_version": gaugemesh.__version__, **content}
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save(payload, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    return atomic_torch_save(payload, path)
 
 
 def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> dict[str, Any]:
