@@ -53,4 +53,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     if getattr(args, "func", None) is None:
         parser.print_help(sys.stderr)
         return 2
-    return int(args.func(args) or 0)
+    try:
+        return int(args.func(args) or 0)
+    except _USER_ERRORS as exc:
+        # Problems with the user's files or options: say what and stop, no traceback.
+        # Anything else is a bug and keeps its traceback.
+        if args.verbose:
+            raise
+        print(f"gaugemesh {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+
+
+def _user_errors() -> tuple[type[BaseException], ...]:
+    from gaugemesh.mesh import MeshError
+    from gaugemesh.training.checkpoint import CheckpointError
+    from gaugemesh.training.config import ConfigError
+
+    return (MeshError, CheckpointError, ConfigError, FileNotFoundError)
+
+
+_USER_ERRORS = _user_errors()
