@@ -10,6 +10,7 @@ n-th item of the sorted list, starting at i, so n machines split the work determ
 from __future__ import annotations
 
 import contextlib
+import logging
 import multiprocessing
 import os
 import time
@@ -27,6 +28,8 @@ from gaugemesh.datasets.cache import CacheError, cache_key, entry_path, load_ent
 from gaugemesh.datasets.process import ProcessOptions, process_item
 
 __all__ = ["Summary", "preprocess", "parse_shard", "select_shard"]
+
+log = logging.getLogger(__name__)
 
 _THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 
@@ -131,18 +134,31 @@ def _results(tasks: list[tuple], workers: int) -> Iterator[tuple]:
         for args in tasks:
             yield _task(*args)
         return
+    broken, finished = [], False
     context = multiprocessing.get_context("spawn")
     with _single_threaded_children(), ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker) as pool:
-        futures = {pool.submit(_task, *args): args[1] for args in tasks}
+        futures = {pool.submit(_task, *args): args for args in tasks}
         try:
             for future in as_completed(futures):
                 try:
-                    yield future.result()
+                    result = future.result()
                 except BrokenProcessPool:
-                    yield "failed", futures[future].name, None, "worker process died (killed, or out of memory)"
+                    broken.append(futures[future])
+                    continue
+                finished = True
+                yield result
         finally:
             for future in futures:
                 future.cancel()
+    if broken and not finished:
+        # The pool died before finishing anything: it could not start (e.g. a __main__ that
+        # spawned workers cannot import, such as a script read from stdin). Do the work here.
+        log.warning("the worker pool could not start; preprocessing in this process instead")
+        for args in broken:
+            yield _task(*args)
+        return
+    for args in broken:  # a worker died mid-run: most likely memory; do not retry here
+        yield "failed", args[1].name, None, "worker process died (killed, or out of memory)"
 
 
 def preprocess(layout: Layout, items: list[MeshItem], cache_dir: os.PathLike,

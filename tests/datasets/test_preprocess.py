@@ -128,3 +128,38 @@ def test_shards_partition_the_work(dataset, tmp_path):
     for bad in ("4/4", "x/2", "1"):
         with pytest.raises(ValueError, match="shard"):
             parse_shard(bad)
+
+
+class _DeadPool:
+    """A process pool whose workers die before doing anything."""
+
+    def __init__(self, *args, **kwargs):
+        pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+    def submit(self, fn, *args):
+        from concurrent.futures import Future
+        from concurrent.futures.process import BrokenProcessPool
+
+        future = Future()
+        future.set_exception(BrokenProcessPool("no worker could start"))
+        return future
+
+
+def test_a_pool_that_cannot_start_falls_back_to_this_process(tmp_path, monkeypatch, caplog):
+    import importlib
+
+    module = importlib.import_module("gaugemesh.datasets.preprocess")  # the module, not the function
+
+    monkeypatch.setattr(module, "ProcessPoolExecutor", _DeadPool)
+    root = make_generic(tmp_path / "data", num=3)
+    layout = open_layout(root)
+    summary = module.preprocess(layout, layout.items("train"), tmp_path / "cache", ProcessOptions(("hks",), FAST),
+                                workers=2, progress=False)
+    assert len(summary.entries) == 3 and not summary.failed
+    assert "could not start" in caplog.text
