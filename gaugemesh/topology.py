@@ -16,6 +16,7 @@ from scipy.sparse.csgraph import connected_components
 __all__ = [
     "EdgeAdjacency",
     "VertexFans",
+    "boundary_vertices",
     "undirected_edges",
     "edge_adjacency",
     "vertex_fans",
@@ -70,6 +71,15 @@ def edge_adjacency(faces: np.ndarray) -> EdgeAdjacency:
     many = order[starts[counts > 2]]
     nonmanifold = np.stack([np.minimum(a[many], b[many]), np.maximum(a[many], b[many])], axis=1)
     return EdgeAdjacency(pairs, boundary, nonmanifold)
+
+
+def boundary_vertices(faces: np.ndarray, num_vertices: int) -> np.ndarray:
+    """Mask ``[V]`` of the vertices on an edge that belongs to one face only."""
+    boundary = edge_adjacency(faces).boundary
+    mask = np.zeros(num_vertices, dtype=bool)
+    mask[faces.ravel()[boundary]] = True
+    mask[faces.ravel()[next_in_face(boundary)]] = True
+    return mask
 
 
 @dataclass(frozen=True)
@@ -145,8 +155,8 @@ def consistent_orientation(faces: np.ndarray, pos: np.ndarray) -> np.ndarray | N
     component = np.minimum(keep, flip_label)
     # Choose for each component the orientation class that most faces already have.
     votes = np.bincount(component, weights=np.where(keep == component, 1.0, -1.0))
-    chosen = np.where(votes >= 0, np.arange(votes.size), -1)
-    flip = keep != np.where(chosen[component] >= 0, component, np.maximum(keep, flip_label))
+    chosen = np.where(votes[component] >= 0, component, np.maximum(keep, flip_label))
+    flip = keep != chosen
     return flip ^ _inward_closed(faces, pos, flip, component, adjacency)
 
 

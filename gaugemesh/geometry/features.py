@@ -11,6 +11,7 @@ import numpy as np
 
 from gaugemesh.geometry.laplacian import cotan_laplacian, laplace_spectrum, lumped_mass
 from gaugemesh.geometry.measures import corner_angles, face_areas, face_normals, vertex_normals
+from gaugemesh.topology import boundary_vertices
 
 __all__ = [
     "HKS_TIMES",
@@ -96,14 +97,6 @@ def mean_curvature(pos: np.ndarray, faces: np.ndarray) -> np.ndarray:
     return np.einsum("vd,vd->v", hn, vertex_normals(pos, faces))
 
 
-def _boundary_vertices(faces: np.ndarray, num_vertices: int) -> np.ndarray:
-    pairs = np.sort(np.stack([faces, np.roll(faces, -1, axis=1)], axis=2).reshape(-1, 2), axis=1)
-    edges, counts = np.unique(pairs, axis=0, return_counts=True)
-    mask = np.zeros(num_vertices, dtype=bool)
-    mask[edges[counts == 1].ravel()] = True
-    return mask
-
-
 def gaussian_curvature(pos: np.ndarray, faces: np.ndarray) -> np.ndarray:
     """Gaussian curvature from the angle defect: ``(2 pi - sum of angles) / vertex area``.
 
@@ -114,7 +107,7 @@ def gaussian_curvature(pos: np.ndarray, faces: np.ndarray) -> np.ndarray:
     """
     angle_sum = np.bincount(faces.ravel(), weights=corner_angles(pos, faces).ravel(), minlength=len(pos))
     curvature = (2 * np.pi - angle_sum) / lumped_mass(pos, faces)
-    curvature[_boundary_vertices(faces, len(pos))] = 0.0
+    curvature[boundary_vertices(faces, len(pos))] = 0.0
     return curvature
 
 

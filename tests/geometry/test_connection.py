@@ -6,13 +6,13 @@ import pytest
 from gaugemesh import load_mesh
 from gaugemesh.geometry import (
     CONNECTIONS,
-    directed_edges,
     face_holonomy,
     frame_field,
     loop_holonomy,
     rotate_frames,
     wrap_angle,
 )
+from gaugemesh.topology import boundary_vertices
 from tests.conftest import grid, icosphere
 
 CLOSED = {  # file: genus
@@ -61,20 +61,13 @@ def test_levi_civita_transports_the_edge_direction_onto_the_reverse_direction(te
     np.testing.assert_allclose(wrap_angle(carried - field.theta[field.reverse] - np.pi), 0, atol=1e-12)
 
 
-def _boundary_vertices(faces, num_vertices):
-    edges = directed_edges(faces, num_vertices)
-    boundary = np.zeros(num_vertices, dtype=bool)
-    boundary[edges.target[edges.halfedge < 0]] = True
-    return boundary
-
-
 @pytest.mark.parametrize("connection", CONNECTIONS)
 def test_flat_mesh_has_zero_holonomy(connection):
     pos, faces = grid(9, jitter=0.3, seed=1)
     pos = pos @ np.linalg.qr(np.random.default_rng(0).normal(size=(3, 3)))[0].T  # any plane in space
     field = frame_field(pos, faces, connection=connection, frames="random", seed=2)
     holonomy = face_holonomy(field.edge_index, field.transport, faces, len(pos))
-    interior = ~_boundary_vertices(faces, len(pos))[faces].any(axis=1)
+    interior = ~boundary_vertices(faces, len(pos))[faces].any(axis=1)
     np.testing.assert_allclose(holonomy[interior], 0, atol=1e-12)
     if connection == "projection":
         np.testing.assert_allclose(holonomy, 0, atol=1e-12)
@@ -89,7 +82,7 @@ def test_levi_civita_agrees_with_projection_where_the_surface_is_flat():
     pos, faces = grid(7, jitter=0.3, seed=4)
     lc = frame_field(pos, faces, frames="random", seed=1)
     pr = frame_field(pos, faces, connection="projection", frames="random", seed=1)
-    boundary = _boundary_vertices(faces, len(pos))
+    boundary = boundary_vertices(faces, len(pos))
     keep = ~boundary[lc.edge_index[1]] & ~boundary[lc.edge_index[0]]
     assert keep.sum() > 50
     np.testing.assert_allclose(wrap_angle(lc.theta - pr.theta)[keep], 0, atol=1e-12)
