@@ -14,7 +14,7 @@ from typing import Iterable, Sequence
 
 import torch
 
-__all__ = ["FieldType", "irrep_dim", "rho_irrep"]
+__all__ = ["FieldType", "complex_matrix", "irrep_dim", "rho_irrep"]
 
 _BLOCK = re.compile(r"^\s*(?:(\d+)\s*x\s*)?(\d+)\s*$")
 
@@ -31,6 +31,22 @@ def rho_irrep(order: int, angle: torch.Tensor) -> torch.Tensor:
         return torch.ones(*angle.shape, 1, 1, dtype=angle.dtype, device=angle.device)
     c, s = torch.cos(order * angle), torch.sin(order * angle)
     return torch.stack([torch.stack([c, -s], -1), torch.stack([s, c], -1)], -2)
+
+
+def complex_matrix(re: torch.Tensor, im: torch.Tensor, conjugate: bool = False) -> torch.Tensor:
+    """The real matrix of ``z -> (re + i im) z`` (or ``conj(z)``) between channels of pairs.
+
+    Args:
+        re, im: ``[C_out, C_in]``.
+
+    Returns:
+        ``[C_in, 2, C_out, 2]``: input channel and ``(cos, sin)`` part, output channel and
+        part, for ``f_out = f_in @ matrix.flatten(2).flatten(0, 1)`` on the pair layout.
+    """
+    re, im = re.t(), im.t()
+    from_re = torch.stack([re, im], -1)
+    from_im = torch.stack([im, -re], -1) if conjugate else torch.stack([-im, re], -1)
+    return torch.stack([from_re, from_im], 1)
 
 
 def _parse(spec: str) -> list[tuple[int, int]]:

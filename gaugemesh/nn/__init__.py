@@ -6,12 +6,13 @@ from gaugemesh.nn.kernel import NeighbourKernel, neighbour_frequencies
 from gaugemesh.nn.linear import Linear
 from gaugemesh.nn.nonlinearity import GatedNonlinearity, NormNonlinearity, RegularNonlinearity
 from gaugemesh.nn.norm import BatchNorm
-from gaugemesh.nn.operators import ConvGeometry, GeometryCache, SparseMatmul
+from gaugemesh.nn.operators import ConvGeometry, EdgeOperator, GeometryCache
 from gaugemesh.nn.readout import InvariantReadout
 
 __all__ = [
     "BatchNorm",
     "ConvGeometry",
+    "EdgeOperator",
     "FieldDropout",
     "GatedNonlinearity",
     "GemConv",
@@ -21,6 +22,5 @@ __all__ = [
     "NeighbourKernel",
     "NormNonlinearity",
     "RegularNonlinearity",
-    "SparseMatmul",
     "neighbour_frequencies",
 ]

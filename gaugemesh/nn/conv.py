@@ -8,7 +8,8 @@ from torch_geometric.nn import MessagePassing
 
 from gaugemesh.nn.kernel import NeighbourKernel
 from gaugemesh.nn.linear import Linear
-from gaugemesh.nn.operators import ConvGeometry, GeometryCache, SparseMatmul
+from gaugemesh.nn.conv_function import ConvPlan, GemConvFunction
+from gaugemesh.nn.operators import ConvGeometry, GeometryCache
 from gaugemesh.so2 import FieldType
 
 __all__ = ["GemConv"]
@@ -28,9 +29,10 @@ class GemConv(MessagePassing):
 
     The sum over neighbours is never formed per edge and output channel: each input field
     is transported and modulated by ``exp(i k theta)`` for the few relative frequencies ``k``
-    of :mod:`gaugemesh.nn.kernel` in one sparse product per input order (the operators depend
+    of :mod:`gaugemesh.nn.kernel` in one sparse product per frequency (the operators depend
     on the geometry only and are cached in a :class:`~gaugemesh.nn.ConvGeometry`), and one
-    dense matmul per vertex maps these aggregates to the output.
+    small dense product per frequency maps the aggregate to its output order. The whole
+    layer is one autograd node (:mod:`gaugemesh.nn.conv_function`).
 
     Args:
         in_type: Input feature type.
@@ -68,6 +70,13 @@ class GemConv(MessagePassing):
         self.num_radial = num_radial
         self.neighbour = NeighbourKernel(self.in_type, self.out_type, num_radial, gain=gain / 2)
         self.self_interaction = Linear(self.in_type, self.out_type, bias=bias, gain=gain)
+        self.plan = ConvPlan.build(self.neighbour, self.self_interaction.orders)
+        index, sign = self._weight_gather()
+        self.register_buffer("_weight_index", index, persistent=False)
+        self.register_buffer("_weight_sign", sign, persistent=False)
+        # The fused function works in sorted layouts; other layouts are permuted around it.
+        self.register_buffer("_in_order", _sorting(self.in_type), persistent=False)
+        self.register_buffer("_out_unorder", _unsorting(self.out_type), persistent=False)
         self._cache = GeometryCache()
 
     def forward(
@@ -86,34 +95,41 @@ class GemConv(MessagePassing):
             raise ValueError(f"x has {x.size(0)} vertices but the geometry has {geometry.num_nodes}.")
         if geometry.num_radial != self.num_radial:
             raise ValueError(f"edge_weight has {geometry.num_radial} radial weights per edge, layer expects {self.num_radial}.")
-        parts = self.in_type.split(x)
-        out = self.self_interaction.forward_orders(parts)
-        for n, x_n in parts.items():
-            aggregate = self._aggregate(x_n, n, geometry)
-            # Each output order reads its own contiguous slice of the aggregates; one split
-            # (its backward is one cat) rather than slices that each allocate a full gradient.
-            sizes = [self.neighbour.slice(n, m).stop - self.neighbour.slice(n, m).start for m in self.out_type.orders]
-            for m, a in zip(self.out_type.orders, aggregate.split(sizes, 1)):
-                w = self.neighbour.block(n, m).to(x.dtype)
-                out[m] = a @ w if out[m] is None else torch.addmm(out[m], a, w)
-        return self.out_type.join(out)
+        operators = {
+            n: geometry.operators(n, freqs, x.dtype, x.device) for n, freqs in self.neighbour.frequency_list.items()
+        }
+        if self._in_order.numel():
+            x = x[:, self._in_order]
+        bias = self.self_interaction.bias
+        out = _apply(x, self.weight().to(x.dtype), None if bias is None else bias.to(x.dtype), self.plan, operators)
+        return out[:, self._out_unorder] if self._out_unorder.numel() else out
 
-    def _aggregate(self, x_n: Tensor, order: int, geometry: ConvGeometry) -> Tensor:
-        """``B_k`` for the fields of ``order`` (``x_n`` ``[V, C d]``): ``[V, num_aggregates(order)]``,
-        laid out ``[K, R, re/im, C]``."""
-        freqs = self.neighbour.frequency_list[order]
-        matrix, matrix_t = geometry.operator(order, freqs, x_n.dtype, x_n.device)
-        v = x_n.size(0)
-        if order > 0:  # rows (j, a/b), as the operator's columns
-            x_n = x_n.reshape(v, -1, 2).transpose(1, 2).reshape(2 * v, -1)
-        return self.propagate(matrix, x=x_n.contiguous(), matrix_t=matrix_t).view(v, -1)
+    def weight(self) -> Tensor:
+        """Every dense matrix of the layer, flat, in the order of :attr:`plan` (one gather)."""
+        flat = torch.cat([p.reshape(-1) for p in self._parameters_in_order()])
+        return flat[self._weight_index] * self._weight_sign
 
-    def message_and_aggregate(self, adj_t: Tensor, x: Tensor, matrix_t: Tensor) -> Tensor:
-        return SparseMatmul.apply(x, adj_t, matrix_t)
+    def _parameters_in_order(self) -> list[Tensor]:
+        return list(self.neighbour.weights.values()) + list(self.self_interaction.weights.values())
+
+    def _weight_gather(self) -> tuple[Tensor, Tensor]:
+        """Which parameter, and with which sign, each entry of :meth:`weight` is: the blocks
+        are built once from parameters replaced by their (1-based) positions."""
+        params = self._parameters_in_order()
+        sizes = [p.numel() for p in params]
+        tags = [t.view_as(p) for t, p in zip(torch.arange(1, sum(sizes) + 1, dtype=torch.float64).split(sizes), params)]
+        names = len(self.neighbour.weights)
+        kernel_tags = dict(zip(self.neighbour.weights.keys(), tags[:names]))
+        self_tags = dict(zip(self.self_interaction.weights.keys(), tags[names:]))
+        blocks = [self.neighbour.piece_weight(piece, kernel_tags) for piece in self.neighbour.pieces]
+        blocks += [self.self_interaction.order_block(n, self_tags) for n in self.plan.self_blocks]
+        flat = torch.cat([b.reshape(-1) for b in blocks]) if blocks else torch.zeros(0, dtype=torch.float64)
+        assert flat.numel() == self.plan.weight_size
+        return (flat.abs() - 1).clamp(min=0).long(), flat.sign().float()
 
     def message(self, x_j: Tensor) -> Tensor:
         raise NotImplementedError(
-            "GemConv aggregates with its sparse operators only (message_and_aggregate); "
+            "GemConv aggregates with its fused sparse operators only (gaugemesh.nn.conv_function); "
             "explain mode and edge-wise messages are not supported."
         )
 
@@ -129,3 +145,21 @@ class GemConv(MessagePassing):
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.in_type}, {self.out_type}, num_radial={self.num_radial})"
 
+
+@torch.compiler.disable
+def _apply(x, weight, bias, plan, operators) -> Tensor:
+    # Sparse CSR products do not trace; torch.compile breaks the graph here and runs this eagerly.
+    return GemConvFunction.apply(x, weight, bias, plan, operators)
+
+
+def _sorting(field_type: FieldType) -> Tensor:
+    """Columns that put ``field_type`` in sorted layout (empty when it already is)."""
+    if field_type.is_sorted:
+        return torch.zeros(0, dtype=torch.long)
+    return torch.cat([field_type.indices(n) for n in field_type.orders])
+
+
+def _unsorting(field_type: FieldType) -> Tensor:
+    """Columns that take the sorted layout back to ``field_type`` (empty when the same)."""
+    order = _sorting(field_type)
+    return torch.argsort(order) if order.numel() else order

@@ -12,26 +12,29 @@ complex form, on ``u = exp(i n g) w_j`` (the input, transported):
 - ``n = m = 0``: ``W u`` (1 real number).
 
 Since ``exp(i (m + n) theta) conj(u) = conj(exp(-i (m + n) theta) u)``, every term is a fixed
-linear function of ``B_k = sum_j w_ij exp(i k theta_ij) u_j`` for the few relative frequencies
-``k`` in :func:`neighbour_frequencies`. So :class:`GemConv` aggregates ``B_k`` (sparse, cheap)
-and then applies small dense matrices once per vertex. Each frequency serves exactly one
-output order (``m - n`` and ``-(m + n)`` never coincide for different ``m``), so the
-frequencies are listed grouped by output order and each ``(n, m)`` pair is one dense block
-(:meth:`NeighbourKernel.block`) on a contiguous slice of the aggregates, with no structural
-zeros multiplied. Every ``W`` is reachable, so this is the general solution of the gauge
+real-linear function of ``B_k = sum_j w_ij exp(i k theta_ij) u_j`` for the few relative
+frequencies ``k`` of :func:`neighbour_frequencies`. So :class:`GemConv` aggregates ``B_k``
+(sparse, cheap) and applies one small dense matrix per :class:`Piece`, that is per input
+order, frequency and radial weight. Each frequency serves exactly one output order
+(``m - n`` and ``-(m + n)`` never coincide for different ``m``), so no structural zeros are
+multiplied. Every ``W`` is reachable, so this is the general solution of the gauge
 constraint, not a subspace of it.
+
+Layout of ``B_k`` (see :mod:`gaugemesh.nn.operators`): ``[V, 2 C]``, ``(c, re/im)`` for input
+order ``n >= 1`` and ``(re/im, c)`` for ``n = 0``.
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import torch
 from torch import Tensor, nn
 
-from gaugemesh.so2 import FieldType
+from gaugemesh.so2 import FieldType, complex_matrix
 
-__all__ = ["NeighbourKernel", "neighbour_frequencies"]
+__all__ = ["NeighbourKernel", "Piece", "neighbour_frequencies"]
 
 
 def neighbour_frequencies(in_order: int, out_orders) -> dict[int, tuple[int, ...]]:
@@ -47,24 +50,24 @@ def neighbour_frequencies(in_order: int, out_orders) -> dict[int, tuple[int, ...
     return out
 
 
-def _complex_block(re: Tensor, im: Tensor) -> Tensor:
-    """``z -> (re + i im) z`` as ``[R, 2 (in re/im), C_in, C_out, 2 (out re/im)]`` from ``[R, C_out, C_in]``."""
-    re, im = re.transpose(1, 2), im.transpose(1, 2)
-    return torch.stack([torch.stack([re, im], -1), torch.stack([-im, re], -1)], 1)
+@dataclass(frozen=True)
+class Piece:
+    """One aggregate ``B_k`` of input order ``in_order`` with radial weight ``radial``, and
+    the output order it serves; ``conjugate`` marks the ``d conj(.)`` term."""
 
-
-def _conj_block(re: Tensor, im: Tensor) -> Tensor:
-    """``z -> (re + i im) conj(z)``, laid out as :func:`_complex_block`."""
-    re, im = re.transpose(1, 2), im.transpose(1, 2)
-    return torch.stack([torch.stack([re, im], -1), torch.stack([im, -re], -1)], 1)
+    in_order: int
+    out_order: int
+    frequency: int
+    conjugate: bool
+    radial: int
 
 
 class NeighbourKernel(nn.Module):
     """Learnable ``W`` of the neighbour kernel, one set per radial basis function.
 
-    The aggregates of input order ``n`` are laid out ``[K, R, re/im, C_n]`` with the
-    frequencies in the order of :attr:`frequency_list`; :meth:`slice` says which columns
-    serve output order ``m`` and :meth:`block` gives the dense matrix applied to them.
+    :attr:`pieces` lists the aggregates GemConv forms, ordered by input order, then
+    frequency (grouped by output order, :attr:`frequency_list`), then radial weight;
+    :meth:`piece_weight` is the dense matrix applied to each.
 
     Args:
         in_type: Input feature type.
@@ -79,6 +82,13 @@ class NeighbourKernel(nn.Module):
         self.in_type, self.out_type, self.num_radial = in_type, out_type, num_radial
         self.frequencies = {n: neighbour_frequencies(n, out_type.orders) for n in in_type.orders}
         self.frequency_list = {n: tuple(k for ks in f.values() for k in ks) for n, f in self.frequencies.items()}
+        self.pieces = [
+            Piece(n, m, k, conjugate=index == 1, radial=r)
+            for n in in_type.orders
+            for m, ks in self.frequencies[n].items()
+            for index, k in enumerate(ks)
+            for r in range(num_radial)
+        ]
         self.weights = nn.ParameterDict()
         fan_in = max(in_type.dim * num_radial, 1)
         for n in in_type.orders:
@@ -89,46 +99,29 @@ class NeighbourKernel(nn.Module):
                 std = math.sqrt(gain / fan_in / (2 if parts == 4 else 1))
                 self.weights[f"{n}_{m}"] = nn.Parameter(torch.randn(shape) * std)
 
-    def num_aggregates(self, order: int) -> int:
-        """Columns of the aggregates of input ``order``: ``K R 2 C``."""
-        return len(self.frequency_list[order]) * self.num_radial * 2 * self.in_type.multiplicity(order)
+    def piece_weight(self, piece: Piece, weights: dict[str, Tensor] | None = None) -> Tensor:
+        """The dense ``[2 C_n, C_m d_m]`` that maps the aggregate of ``piece`` to output order ``m``.
 
-    def slice(self, n: int, m: int) -> slice:
-        """The columns of the aggregates of input order ``n`` that output order ``m`` reads."""
-        per_frequency = self.num_radial * 2 * self.in_type.multiplicity(n)
-        start = 0
-        for mm, ks in self.frequencies[n].items():
-            if mm == m:
-                return slice(start * per_frequency, (start + len(ks)) * per_frequency)
-            start += len(ks)
-        raise KeyError(f"output order {m} not in {self.out_type}")
-
-    def block(self, n: int, m: int) -> Tensor:
-        """Dense ``[len(slice(n, m)), C_m d_m]`` from the aggregates of order ``n`` to output order ``m``."""
-        p = self.weights[f"{n}_{m}"]
-        if n == 0 and m == 0:  # real W on Re(B_0); the rows of Im(B_0) = 0 (real input) stay zero
-            w = p[..., 0].transpose(1, 2)  # [R, C_in, C_out]
-            return torch.stack([w, torch.zeros_like(w)], 1).flatten(0, 2)
-        if m == 0:  # Re(a B_{-n}) with a free real row (a_re, -a_im)
-            return p.permute(0, 3, 2, 1).flatten(0, 2)
-        blocks = [_complex_block(p[..., 0], p[..., 1])]  # c B_{m-n} (n = 0: c B_m)
-        if n > 0:
-            blocks.append(_conj_block(p[..., 2], p[..., 3]))  # d conj(B_{-(m+n)})
-        return torch.stack(blocks).flatten(-2).flatten(0, 3)  # [(K, R, re/im, C_in), C_out * 2]
-
-    def matrix(self) -> Tensor:
-        """The blocks assembled: ``[sum_n num_aggregates(n), dim_out]`` (for tests and inspection)."""
-        ref = next(iter(self.weights.values()))
-        rows = []
-        for n in self.in_type.orders:
-            rows_n = ref.new_zeros(self.num_aggregates(n), self.out_type.dim)
-            for m in self.out_type.orders:
-                rows_n[self.slice(n, m), self.out_type.indices(m, ref.device)] = self.block(n, m)
-            rows.append(rows_n)
-        return torch.cat(rows, 0)
+        ``weights`` replaces the parameters (same names and shapes); every entry of the
+        result is one parameter, its negative, or zero.
+        """
+        n, m = piece.in_order, piece.out_order
+        p = (self.weights if weights is None else weights)[f"{n}_{m}"][piece.radial]  # [C_out, C_in, parts]
+        if n == 0 and m == 0:  # real W on Re(B_0); Im(B_0) = 0 (real input), its rows stay zero
+            return torch.cat([p[..., 0].t(), torch.zeros_like(p[..., 0].t())], 0)
+        if m == 0:  # Re(a B_{-n}) with a free real row (a_re, -a_im), rows (c, re/im)
+            return torch.stack([p[..., 0].t(), p[..., 1].t()], 1).flatten(0, 1)
+        first = 2 if piece.conjugate else 0
+        block = complex_matrix(p[..., first], p[..., first + 1], piece.conjugate)  # [C_in, 2, C_out, 2]
+        if n == 0:  # rows (re/im, c)
+            block = block.transpose(0, 1)
+        return block.flatten(2).flatten(0, 1)
 
     def kernel(self, theta: Tensor, transport: Tensor | None = None) -> Tensor:
         """The effective kernel: ``message = sum_r w^r K_r(theta, g) f_j``.
+
+        Built from :meth:`piece_weight` and the rotation each aggregate applies to a single
+        neighbour, independently of the sparse operators (the tests compare the two).
 
         Args:
             theta: ``[...]`` angles.
@@ -138,18 +131,19 @@ class NeighbourKernel(nn.Module):
             ``[..., R, dim_out, dim_in]``; for ``g = 0`` equal to ``rho_out(theta) W_r rho_in(-theta)``.
         """
         transport = torch.zeros_like(theta) if transport is None else transport
-        r, d_in = self.num_radial, self.in_type.dim
-        columns = []  # aggregates of every input basis vector, in the order of matrix()
-        eye = torch.eye(d_in, dtype=theta.dtype, device=theta.device)
-        for n in self.in_type.orders:
-            k = torch.tensor(self.frequency_list[n], dtype=theta.dtype, device=theta.device)
-            phase = k * theta[..., None] + n * transport[..., None]  # [..., K]
-            e = eye[:, self.in_type.indices(n, theta.device)]  # [d_in, C_n * d_n] unit inputs
-            z = e if n == 0 else torch.complex(e[:, 0::2], e[:, 1::2])  # as complex, [d_in, C]
-            b = torch.polar(torch.ones_like(phase), phase)[..., None, :, None] * z[:, None, :]  # B_k, [..., d_in, K, C]
-            b = torch.stack([b.real, b.imag], -2)  # [..., d_in, K, re/im, C]
-            radial = torch.eye(r, dtype=theta.dtype, device=theta.device)[:, None, None, :, None, None]
-            # [..., R, d_in, K, R, re/im, C]: each radial weight r switched on alone.
-            columns.append((radial * b.unsqueeze(-3).unsqueeze(-6)).flatten(-4))
-        agg = torch.cat(columns, -1)  # [..., R, d_in, num_aggregates]
-        return (agg @ self.matrix().to(theta.dtype)).transpose(-1, -2)
+        out = theta.new_zeros(*theta.shape, self.num_radial, self.out_type.dim, self.in_type.dim)
+        for piece in self.pieces:
+            n, m = piece.in_order, piece.out_order
+            phase = piece.frequency * theta + n * transport
+            c, s = torch.cos(phase), torch.sin(phase)
+            eye = torch.eye(self.in_type.multiplicity(n), dtype=theta.dtype, device=theta.device)
+            if n == 0:  # aggregate (re/im, c) of a real input c: [..., 2C, C]
+                spread = (torch.stack([c, s], -1)[..., :, None, None] * eye).flatten(-3, -2)
+            else:  # channel-wise rotation by the phase, (c, re/im) on both sides: [..., 2C, 2C]
+                rot = torch.stack([torch.stack([c, -s], -1), torch.stack([s, c], -1)], -2)  # [..., 2, 2]
+                spread = (eye[:, None, :, None] * rot[..., None, :, None, :]).flatten(-4, -3).flatten(-2)
+            contribution = self.piece_weight(piece).to(theta.dtype).t() @ spread  # [..., C_m d_m, C_n d_n]
+            rows = self.out_type.indices(m, theta.device)[:, None]
+            cols = self.in_type.indices(n, theta.device)[None, :]
+            out[..., piece.radial, rows, cols] += contribution
+        return out

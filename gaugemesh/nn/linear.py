@@ -7,7 +7,7 @@ import math
 import torch
 from torch import Tensor, nn
 
-from gaugemesh.so2 import FieldType
+from gaugemesh.so2 import FieldType, complex_matrix
 
 __all__ = ["Linear"]
 
@@ -45,13 +45,13 @@ class Linear(nn.Module):
         self.bias = nn.Parameter(torch.zeros(self.out_type.multiplicity(0))) if has_bias else None
         self.register_buffer("_scalar_index", self.out_type.indices(0), persistent=False)
 
-    def order_block(self, n: int) -> Tensor:
-        """``K`` restricted to order ``n``: ``[C_in d_n, C_out d_n]``."""
-        w = self.weights[str(n)]
+    def order_block(self, n: int, weights: dict[str, Tensor] | None = None) -> Tensor:
+        """``K`` restricted to order ``n``: ``[C_in d_n, C_out d_n]``. ``weights`` replaces the
+        parameters (same names and shapes); every entry is one parameter or its negative."""
+        w = (self.weights if weights is None else weights)[str(n)]
         if n == 0:
             return w.t()
-        re, im = w[..., 0].t(), w[..., 1].t()  # z -> (re + i im) z on (cos, sin) pairs
-        return torch.stack([torch.stack([re, im], -1), torch.stack([-im, re], -1)], 1).flatten(2).flatten(0, 1)
+        return complex_matrix(w[..., 0], w[..., 1]).flatten(2).flatten(0, 1)  # z -> (re + i im) z
 
     def matrix(self) -> Tensor:
         """``K`` as a real matrix ``[dim_in, dim_out]`` (so that ``f' = f @ K``)."""

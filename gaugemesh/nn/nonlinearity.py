@@ -7,6 +7,7 @@ from typing import Callable
 
 import torch
 from torch import Tensor, nn
+from torch.autograd.function import once_differentiable
 
 from gaugemesh.so2 import FieldType
 
@@ -46,27 +47,24 @@ class RegularNonlinearity(nn.Module):
         if self.num_samples <= 2 * m:
             raise ValueError(f"num_samples must exceed 2 * max_order = {2 * m} (else orders alias), got {self.num_samples}.")
         self.num_channels = max((mult for mult, _ in self.in_type.blocks), default=0)
-        gather, scatter = self._layout()
-        self.register_buffer("_gather", gather, persistent=False)
-        self.register_buffer("_scatter", scatter, persistent=False)
+        slot = self._slots()
+        self.register_buffer("_slot", slot, persistent=False)
+        self.register_buffer("_component", torch.argsort(slot), persistent=False)  # inverse, when full
         sample, project = self._fourier(m, self.num_samples)
         self.register_buffer("_sample", sample, persistent=False)
         self.register_buffer("_project", project, persistent=False)
 
-    def _layout(self) -> tuple[Tensor, Tensor]:
-        """Index of the component in slot ``(c, 0)``, ``(c, 2n - 1)``, ``(c, 2n)`` (``dim`` for a zero),
-        and the flat slot of every component."""
-        slots = 2 * self.in_type.max_order + 1
-        gather = torch.full((self.num_channels, slots), self.in_type.dim, dtype=torch.long)
+    def _slots(self) -> Tensor:
+        """For every component, its flat slot in ``[C, 2M + 1]``: channel ``c`` (the copy
+        index within its order), then ``0`` for order 0 and ``2n - 1``, ``2n`` for ``(cos, sin)``."""
+        width = 2 * self.in_type.max_order + 1
+        slot = torch.empty(self.in_type.dim, dtype=torch.long)
         for n in self.in_type.orders:
-            index = self.in_type.indices(n).view(-1, 1 if n == 0 else 2)
+            index = self.in_type.indices(n).view(-1, 1 if n == 0 else 2)  # [copies, d]
             first = 0 if n == 0 else 2 * n - 1
-            gather[: index.size(0), first : first + index.size(1)] = index
-        flat = gather.flatten()
-        scatter = torch.empty(self.in_type.dim, dtype=torch.long)
-        used = flat < self.in_type.dim
-        scatter[flat[used]] = torch.nonzero(used).flatten()
-        return gather, scatter
+            channel = torch.arange(index.size(0))[:, None]
+            slot[index] = channel * width + first + torch.arange(index.size(1))
+        return slot
 
     @staticmethod
     def _fourier(max_order: int, num_samples: int) -> tuple[Tensor, Tensor]:
@@ -81,36 +79,44 @@ class RegularNonlinearity(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         self.in_type.check(x)
-        coefficients = self._coefficients(x)  # [V, C, 2M + 1]
-        samples = self.activation(coefficients @ self._sample.to(x.dtype))  # [V, C, N]
-        return self._features(samples @ self._project.to(x.dtype))
-
-    def _coefficients(self, x: Tensor) -> Tensor:
-        if not self.in_type.is_sorted:  # general layout: one gather through a zero pad
-            padded = torch.cat([x, x.new_zeros(*x.shape[:-1], 1)], -1)
-            return padded[..., self._gather]
-        # Slices and one cat: cheaper than a gather, above all in the backward pass.
-        parts = []
-        for n in range(self.in_type.max_order + 1):
-            d = 1 if n == 0 else 2
-            if self.in_type.multiplicity(n) == 0:
-                parts.append(x.new_zeros(*x.shape[:-1], self.num_channels, d))
-                continue
-            p = self.in_type.part(x, n).unflatten(-1, (-1, d))
-            parts.append(nn.functional.pad(p, (0, 0, 0, self.num_channels - p.size(-2))))
-        return torch.cat(parts, -1)
-
-    def _features(self, coefficients: Tensor) -> Tensor:
-        if not self.in_type.is_sorted:
-            return coefficients.flatten(-2)[..., self._scatter]
-        parts = {}
-        for n in self.in_type.orders:
-            first, d = (0, 1) if n == 0 else (2 * n - 1, 2)
-            parts[n] = coefficients[..., : self.in_type.multiplicity(n), first : first + d].flatten(-2)
-        return self.in_type.join(parts)
+        width = self.num_channels * self._sample.size(0)
+        if width == self.in_type.dim:  # every slot filled: a permutation of the components
+            coefficients = x.index_select(-1, self._component)
+        else:  # missing copies of an order stay zero
+            coefficients = x.new_zeros(*x.shape[:-1], width).index_copy_(-1, self._slot, x)
+        coefficients = coefficients.unflatten(-1, (self.num_channels, -1))  # [..., C, 2M + 1]
+        sample, project = self._sample.to(x.dtype), self._project.to(x.dtype)
+        if type(self.activation) is nn.ReLU:
+            out = _SampledReLU.apply(coefficients, sample, project)
+        else:
+            out = self.activation(coefficients @ sample) @ project
+        return out.flatten(-2).index_select(-1, self._slot)
 
     def extra_repr(self) -> str:
         return f"{self.in_type}, N={self.num_samples}"
+
+
+class _SampledReLU(torch.autograd.Function):
+    """``relu(c @ sample) @ project`` keeping only the sign pattern of the samples (one byte
+    each) for the backward pass, and working in place where autograd would copy."""
+
+    @staticmethod
+    def forward(ctx, coefficients: Tensor, sample: Tensor, project: Tensor) -> Tensor:
+        samples = coefficients @ sample
+        # uint8 rather than bool: multiplying by a bool mask (or masked_fill_) runs several
+        # times slower on CPU than by the same bytes read as uint8.
+        positive = (samples > 0).view(torch.uint8)
+        samples.clamp_(min=0)
+        ctx.save_for_backward(positive, sample, project)
+        return samples @ project
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, grad: Tensor):
+        positive, sample, project = ctx.saved_tensors
+        grad_samples = grad @ project.t()
+        grad_samples.mul_(positive)
+        return grad_samples @ sample.t(), None, None
 
 
 class NormNonlinearity(nn.Module):

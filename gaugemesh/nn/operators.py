@@ -1,56 +1,92 @@
 """Geometry-only sparse operators that :class:`~gaugemesh.nn.GemConv` aggregates with.
 
-For an input field of order ``n`` and a relative frequency ``k`` the aggregation is
+For an input field of order ``n``, a relative frequency ``k`` and a radial weight ``r`` the
+aggregation is
 
-    B_k(i) = sum_j w_ij exp(i (k theta_ij + n g_ij)) w_j          (w_j = f_j[0] + i f_j[1])
+    B(i) = sum_j s_ij u_j,    s_ij = w^r_ij exp(i (k theta_ij + n g_ij)),    u_j = f_j[0] + i f_j[1]
 
-a sparse matrix with complex entries ``s_ij = w_ij exp(i (k theta_ij + n g_ij))``, applied to
-the vertex features. The entries depend on the geometry only, so they are built once per
-mesh (per order and frequency set) and reused by every layer and every forward pass.
+a sparse matrix with complex entries applied to complex vertex features. The entries depend
+on the geometry only, so each ``(n, k, r)`` operator is built once per mesh (or batch) and
+reused by every layer and every forward pass. Every operator is a real CSR matrix with two
+entries per edge, ``Re s_ij`` and ``Im s_ij``, and produces ``B`` as ``[V, 2 C]``:
 
-Layout: the operator has ``V * K * R * 2`` rows ``(i, k, r, re/im)``. For order 0 it has
-``V`` columns and holds ``Re s`` and ``Im s``; for ``n >= 1`` it has ``2 V`` columns
-``(j, a/b)`` and holds the real 2x2 block ``[[Re s, -Im s], [Im s, Re s]]`` of ``z -> s z``,
-applied to the input laid out ``[2 V, C]``. Either way ``S @ x`` is ``B_k`` in the layout
-``[V, K, R, re/im, C]``. (Measured on 2 CPU threads, this beats a complex CSR matrix by 3x
-and a ``[V R K 2, V]`` real matrix with a separate complex recombination by 2x.)
-The transpose is stored too, because the backward pass through a transposed CSR view is
-an order of magnitude slower on CPU than a second CSR matrix.
+- ``n >= 1``: ``[V, 2 V]``, columns ``(j, 0)`` and ``(j, 1)`` of row ``i``, applied to
+  ``[u; i u]`` laid out ``[2 V, 2 C]`` (rows ``(j, 0/1)``): ``Re s u + Im s (i u) = s u``, and
+  the output keeps the ``(c, re/im)`` layout of the features;
+- ``n = 0``: ``[2 V, V]``, rows ``(i, re)`` and ``(i, im)``, applied to the real ``[V, C]``
+  features; the output is laid out ``(re/im, c)``.
+
+All operators of one geometry share four index patterns (these two and their transposes),
+so an operator costs only its values, ``4 E`` numbers with its transpose. The transpose is
+stored because on CPU a product with a transposed CSR view is an order of magnitude slower
+than with a second CSR matrix.
 """
 
 from __future__ import annotations
 
 import warnings
+from dataclasses import dataclass
 from typing import Sequence
 
 import torch
 from torch import Tensor
 
-__all__ = ["ConvGeometry", "GeometryCache", "SparseMatmul"]
+__all__ = ["ConvGeometry", "EdgeOperator", "GeometryCache"]
 
 
-class SparseMatmul(torch.autograd.Function):
-    """``S @ x`` for a constant CSR matrix ``S`` whose transpose ``S_t`` is precomputed."""
+@dataclass(frozen=True)
+class EdgeOperator:
+    """One ``(order, frequency, radial)`` operator ``A`` and its transpose ``A^T`` (CSR)."""
 
-    @staticmethod
-    def forward(ctx, x: Tensor, matrix: Tensor, matrix_t: Tensor) -> Tensor:
-        ctx.matrix_t = matrix_t
-        return matrix @ x
-
-    @staticmethod
-    def backward(ctx, grad: Tensor):
-        grad_x = ctx.matrix_t @ grad.contiguous() if ctx.needs_input_grad[0] else None
-        return grad_x, None, None
+    matrix: Tensor
+    matrix_t: Tensor
 
 
-def _csr(crow: Tensor, col: Tensor, values: Tensor, shape: tuple[int, int]) -> Tensor:
-    # int32 indices halve the index memory and are what MKL / cuSPARSE prefer.
-    index_dtype = torch.int32 if max(values.numel(), max(shape)) < 2**31 - 1 else torch.int64
-    with warnings.catch_warnings():  # torch calls its CSR support "beta" on every construction
-        warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")
-        return torch.sparse_csr_tensor(
-            crow.to(index_dtype), col.to(index_dtype), values, shape, check_invariants=False
-        )
+@dataclass(frozen=True)
+class _Pattern:
+    """CSR indices shared by every operator of one layout, and where its values come from."""
+
+    crow: Tensor
+    col: Tensor
+    shape: tuple[int, int]
+    gather: Tensor | None  # entry q takes pair-ordered value gather[q]; None: pair order itself
+
+    def csr(self, pair_values: Tensor) -> Tensor:
+        values = pair_values if self.gather is None else pair_values[self.gather]
+        with warnings.catch_warnings():  # torch calls its CSR support "beta" on every construction
+            warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")
+            return torch.sparse_csr_tensor(self.crow, self.col, values, self.shape, check_invariants=False)
+
+
+def _index_dtype(count: int) -> torch.dtype:
+    # int32 halves the index memory and is what MKL and cuSPARSE prefer.
+    return torch.int32 if count < 2**31 - 1 else torch.int64
+
+
+def _patterns(rows: Tensor, cols: Tensor, num_nodes: int) -> tuple[Tensor, _Pattern, _Pattern]:
+    """The two layouts of a graph whose edge ``e`` writes to row vertex ``rows[e]`` from
+    column vertex ``cols[e]``: ``pairs`` ``[V, 2V]`` (entries ``(row, 2 col + p)``) and
+    ``rows`` ``[2V, V]`` (entries ``(2 row + p, col)``), with ``p`` the re/im part. Returns
+    the edge order (sorted by ``(row, col)``) that the pair-ordered values follow, and both."""
+    v, device = num_nodes, rows.device
+    order = torch.argsort(rows * v + cols)
+    row, col = rows[order], cols[order]
+    count = row.numel()
+    degree = torch.bincount(row, minlength=v)
+    ptr = torch.cat([degree.new_zeros(1), torch.cumsum(degree, 0)])
+    itype = _index_dtype(2 * count + 2 * v)
+    part = torch.arange(2, device=device)
+    pair_col = (2 * col[:, None] + part).flatten()
+    pairs = _Pattern((2 * ptr).to(itype), pair_col.to(itype), (v, 2 * v), None)
+    # rows layout: row (i, p) holds the deg(i) edges of i in order, all with part p.
+    rank = torch.arange(count, device=device) - ptr[row]
+    position = (2 * ptr[row] + rank)[:, None] + part * degree[row][:, None]  # [edges, 2]
+    gather = torch.empty(2 * count, dtype=torch.long, device=device)
+    gather[position.flatten()] = torch.arange(2 * count, device=device)
+    crow = torch.cat([(2 * ptr[:-1, None] + part * degree[:, None]).flatten(), ptr[-1:] * 2])
+    row_col = pair_col[gather] // 2
+    rows_layout = _Pattern(crow.to(itype), row_col.to(itype), (2 * v, v), gather.to(itype))
+    return order, pairs, rows_layout
 
 
 class ConvGeometry:
@@ -101,7 +137,8 @@ class ConvGeometry:
         if edge_weight.dim() != 2 or edge_weight.size(0) != num_edges:
             raise ValueError(f"edge_weight must be [E] or [E, R] with E = {num_edges}, got {tuple(edge_weight.shape)}.")
         self.edge_weight = edge_weight.detach()
-        self._operators: dict[tuple, tuple[Tensor, Tensor]] = {}
+        self._layouts: dict[torch.device, tuple] = {}
+        self._operators: dict[tuple, list[EdgeOperator]] = {}
 
     @classmethod
     def from_data(cls, data) -> ConvGeometry:
@@ -114,71 +151,47 @@ class ConvGeometry:
         """``R``, the number of radial weights per edge."""
         return self.edge_weight.size(1)
 
-    def operator(self, order: int, freqs: Sequence[int], dtype: torch.dtype, device) -> tuple[Tensor, Tensor]:
-        """The CSR operator ``S`` ``[V R K 2, V P]`` for input ``order`` and ``freqs``, and ``S^T``.
+    def operators(self, order: int, freqs: Sequence[int], dtype: torch.dtype, device) -> list[EdgeOperator]:
+        """The operators of input ``order`` for each frequency in ``freqs`` and each radial
+        weight, frequency-major: ``[(k0, r0), (k0, r1), ..., (k1, r0), ...]``.
 
-        Rows ``(i, k, r, re/im)``; columns ``(j, p)`` with ``P = 1`` for order 0 and ``P = 2``
-        (the ``a, b`` of each pair) above.
+        Shapes:
+            - order 0: ``matrix`` ``[2V, V]``, ``matrix_t`` ``[V, 2V]``
+            - order >= 1: ``matrix`` ``[V, 2V]``, ``matrix_t`` ``[2V, V]``
         """
         key = (order, tuple(freqs), dtype, torch.device(device))
         if key not in self._operators:
             self._operators[key] = self._build(order, freqs, dtype, torch.device(device))
         return self._operators[key]
 
-    def _build(self, order: int, freqs: Sequence[int], dtype, device) -> tuple[Tensor, Tensor]:
+    def _layout(self, device: torch.device) -> tuple:
+        """Per device: the edge orders and index patterns of the operators and transposes."""
+        if device not in self._layouts:
+            source, target = self.edge_index.to(device)
+            by_target, pairs_in, rows_in = _patterns(target, source, self.num_nodes)
+            by_source, pairs_out, rows_out = _patterns(source, target, self.num_nodes)
+            self._layouts[device] = (by_target, by_source, pairs_in, rows_in, pairs_out, rows_out)
+        return self._layouts[device]
+
+    def _build(self, order: int, freqs: Sequence[int], dtype, device) -> list[EdgeOperator]:
+        by_target, by_source, pairs_in, rows_in, pairs_out, rows_out = self._layout(device)
+        # forward and transposed layout: order 0 reads real features by rows, higher orders pairs.
+        forward, backward = (rows_in, pairs_out) if order == 0 else (pairs_in, rows_out)
         # Phases in the more precise of the two dtypes, so float64 features get float64 operators.
         work = torch.promote_types(self.theta.dtype, dtype)
-        source, target = self.edge_index.to(device)
-        by_target = torch.argsort(target * self.num_nodes + source)  # CSR order, columns sorted
-        source, target = source[by_target], target[by_target]
-        theta, transport = self.theta.to(device, work)[by_target], self.transport.to(device, work)[by_target]
-        weight = self.edge_weight.to(device, work)[by_target]
-        k = torch.tensor(list(freqs), dtype=work, device=device)
-        phase = k * theta[:, None] + order * transport[:, None]  # [E, K]
-        c, s = torch.cos(phase), torch.sin(phase)
-        if order == 0:  # one input column per vertex; rows Re s, Im s
-            unit = torch.stack([c, s], -1)[..., None]  # [E, K, 2, 1]
-        else:  # the 2x2 real block of z -> s z on the (a, b) columns
-            unit = torch.stack([torch.stack([c, -s], -1), torch.stack([s, c], -1)], -2)  # [E, K, 2, 2]
-        blocks = (weight[:, None, :, None, None] * unit[:, :, None]).to(dtype)  # [E, K, R, 2, P]
-        return _block_csr(blocks.flatten(1, 3), source, target, self.num_nodes)
+        theta, transport = self.theta.to(device, work), self.transport.to(device, work)
+        weight = self.edge_weight.to(device, work)
+        operators = []
+        for k in freqs:
+            phase = k * theta + order * transport
+            unit = torch.stack([torch.cos(phase), torch.sin(phase)], -1)  # [E, re/im]
+            for r in range(weight.size(1)):
+                values = (unit * weight[:, r, None]).to(dtype)
+                operators.append(
+                    EdgeOperator(forward.csr(values[by_target].flatten()), backward.csr(values[by_source].flatten()))
+                )
+        return operators
 
-
-def _block_csr(blocks: Tensor, source: Tensor, target: Tensor, num_nodes: int) -> tuple[Tensor, Tensor]:
-    """CSR matrix ``[V S, V P]`` with block ``blocks[e]`` ``[S, P]`` at rows ``(i, :)``, columns
-    ``(j, :)`` of edge ``e = (j -> i)``, and its transpose. Edges must be sorted by ``(i, j)``.
-
-    Each entry is written straight to its CSR position (no sort of the ``E S P`` entries).
-    """
-    num_edges, slots, width = blocks.shape
-    device, v = blocks.device, num_nodes
-    s = torch.arange(slots, device=device)[None, :, None]
-    p = torch.arange(width, device=device)[None, None, :]
-    in_degree = torch.bincount(target, minlength=v)
-    out_degree = torch.bincount(source, minlength=v)
-    ptr = torch.cat([in_degree.new_zeros(1), torch.cumsum(in_degree, 0)])
-    rank = (torch.arange(num_edges, device=device) - ptr[target])[:, None, None]
-    # Row (i, s) holds the deg(i) incoming edges of i, each with its `width` columns.
-    position = slots * width * ptr[target, None, None] + s * in_degree[target, None, None] * width + rank * width + p
-    values = torch.empty(blocks.numel(), dtype=blocks.dtype, device=device)
-    values[position.flatten()] = blocks.flatten()
-    cols = torch.empty(blocks.numel(), dtype=torch.long, device=device)
-    cols[position.flatten()] = (source[:, None, None] * width + p).expand_as(position).flatten()
-    crow = slots * width * ptr[:-1, None] + torch.arange(slots, device=device) * in_degree[:, None] * width
-    matrix = _csr(torch.cat([crow.flatten(), ptr[-1:] * slots * width]), cols, values, (v * slots, v * width))
-    # Transpose: row (j, p) holds the out-edges of j (in (j, i) order), each with its slots.
-    by_source = torch.argsort(source * v + target)
-    src, tgt, blk = source[by_source], target[by_source], blocks[by_source]
-    t_ptr = torch.cat([out_degree.new_zeros(1), torch.cumsum(out_degree, 0)])
-    t_rank = (torch.arange(num_edges, device=device) - t_ptr[src])[:, None, None]
-    t_position = slots * width * t_ptr[src, None, None] + p * out_degree[src, None, None] * slots + t_rank * slots + s
-    t_values = torch.empty_like(values)
-    t_values[t_position.flatten()] = blk.flatten()
-    t_cols = torch.empty_like(cols)
-    t_cols[t_position.flatten()] = (tgt[:, None, None] * slots + s).expand_as(t_position).flatten()
-    t_crow = slots * width * t_ptr[:-1, None] + torch.arange(width, device=device) * out_degree[:, None] * slots
-    matrix_t = _csr(torch.cat([t_crow.flatten(), t_ptr[-1:] * slots * width]), t_cols, t_values, (v * width, v * slots))
-    return matrix, matrix_t
 
 class GeometryCache:
     """Remembers the :class:`ConvGeometry` of the last geometry tensors it was given.

@@ -82,3 +82,16 @@ def test_norm_nonlinearity_keeps_direction():
     x = torch.tensor([[3.0, 4.0]])
     out = layer(x)
     torch.testing.assert_close(out, x * (5 - 0.1) / 5, atol=1e-5, rtol=0)
+
+
+def test_regular_relu_fast_path_matches_autograd_reference():
+    """The fused ReLU (sign pattern kept for backward) equals the same layer with ReLU as an
+    opaque function, in value and gradient; and passes gradcheck."""
+    fast = RegularNonlinearity(TYPE).double()
+    reference = RegularNonlinearity(TYPE, activation=lambda t: torch.relu(t)).double()
+    x = torch.randn(50, TYPE.dim, dtype=torch.float64, requires_grad=True)
+    y_fast, y_ref = fast(x), reference(x)
+    torch.testing.assert_close(y_fast, y_ref)
+    g = torch.randn_like(y_fast)
+    torch.testing.assert_close(torch.autograd.grad(y_fast, x, g)[0], torch.autograd.grad(y_ref, x, g)[0])
+    assert torch.autograd.gradcheck(fast, (x[:8].detach().requires_grad_(),))
