@@ -97,26 +97,40 @@ class RegularNonlinearity(nn.Module):
 
 
 class _SampledReLU(torch.autograd.Function):
-    """``relu(c @ sample) @ project`` keeping only the sign pattern of the samples (one byte
-    each) for the backward pass, and working in place where autograd would copy."""
+    """``relu(c @ sample) @ project`` over the last dimension, in blocks of rows small enough
+    for the samples to stay in cache (on CPU), keeping only their sign pattern (one byte
+    each) for the backward pass. Unfused, the ``N``-fold samples went through memory four
+    times forward and three times backward, which took most of the layer's time."""
 
     @staticmethod
     def forward(ctx, coefficients: Tensor, sample: Tensor, project: Tensor) -> Tensor:
-        samples = coefficients @ sample
-        # uint8 rather than bool: multiplying by a bool mask (or masked_fill_) runs several
-        # times slower on CPU than by the same bytes read as uint8.
-        positive = (samples > 0).view(torch.uint8)
-        samples.clamp_(min=0)
+        flat = coefficients.reshape(-1, coefficients.size(-1))
+        out = flat.new_empty(flat.size(0), project.size(1))
+        positive = torch.empty(flat.size(0), sample.size(1), dtype=torch.uint8, device=flat.device)
+        for rows in _row_blocks(flat, sample.size(1)):
+            samples = flat[rows] @ sample
+            torch.gt(samples, 0, out=positive[rows].view(torch.bool))
+            torch.mm(samples.clamp_(min=0), project, out=out[rows])
         ctx.save_for_backward(positive, sample, project)
-        return samples @ project
+        return out.view(*coefficients.shape[:-1], -1)
 
     @staticmethod
     @once_differentiable
     def backward(ctx, grad: Tensor):
         positive, sample, project = ctx.saved_tensors
-        grad_samples = grad @ project.t()
-        grad_samples.mul_(positive)
-        return grad_samples @ sample.t(), None, None
+        flat = grad.reshape(-1, grad.size(-1))
+        out = flat.new_empty(flat.size(0), sample.size(0))
+        for rows in _row_blocks(flat, sample.size(1)):
+            # uint8, not bool: multiplying by a bool mask runs several times slower on CPU
+            grad_samples = (flat[rows] @ project.t()).mul_(positive[rows])
+            torch.mm(grad_samples, sample.t(), out=out[rows])
+        return out.view(*grad.shape[:-1], -1), None, None
+
+
+def _row_blocks(x: Tensor, width: int, elements: int = 2**17) -> list[slice]:
+    """Row slices of ``x`` with about ``elements`` entries at ``width`` columns (one on GPUs)."""
+    rows = x.size(0) if x.device.type != "cpu" else max(1, elements // max(width, 1))
+    return [slice(start, start + rows) for start in range(0, x.size(0), rows)] or [slice(0, 0)]
 
 
 class NormNonlinearity(nn.Module):
