@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import torch
 from torch import Tensor, nn
+from torch.autograd.function import once_differentiable
 
 from gaugemesh.so2 import FieldType
 
@@ -48,36 +49,77 @@ class BatchNorm(nn.Module):
         self.register_buffer("_scalar_component", self.in_type.scalar_mask().float(), persistent=False)
 
     def _statistics(self, x: Tensor) -> tuple[Tensor, Tensor]:
-        """Mean of the scalars ``[S]`` and variance per field ``[F]`` (higher orders: ``E|f|^2 / 2``)."""
+        """Mean per component ``[D]`` (zero on higher orders) and variance per field ``[F]``
+        (higher orders: ``E|f|^2 / 2``), without gradient; in training, the running ones move."""
         if not self.training:
-            return self.running_mean.to(x.dtype), self.running_var.to(x.dtype)
+            mean = x.new_zeros(self.in_type.dim).index_copy(0, self._scalar_index, self.running_mean.to(x.dtype))
+            return mean, self.running_var.to(x.dtype)
         if x.size(0) < 2 and self.in_type.multiplicity(0):
             raise ValueError("BatchNorm in training mode needs more than one vertex.")
-        # Two reductions over the vertices (faster than var_mean here); the rest is per component.
-        mean_c, square_c = x.mean(0), (x * x).mean(0)
-        second = square_c - self._scalar_component.to(x.dtype) * mean_c * mean_c  # Var for scalars, E f^2 above
-        var = second.new_zeros(self.in_type.num_fields).index_add(0, self._field, second)
-        var = var / self._field_dim.to(x.dtype)
-        mean = mean_c[self._scalar_index]
         with torch.no_grad():
+            scalar = self._scalar_component.to(x.dtype)
+            mean = x.mean(0) * scalar
+            second = torch.linalg.vector_norm(x, dim=0) ** 2 / x.size(0) - mean * mean  # Var; E f^2 above
+            var = second.new_zeros(self.in_type.num_fields).index_add(0, self._field, second) / self._field_dim.to(x.dtype)
             n = x.size(0)
-            unbiased = var.detach().clone()
+            unbiased = var.clone()
             unbiased[self._scalar_field] *= n / max(n - 1, 1)
-            self.running_mean.lerp_(mean.detach().to(self.running_mean.dtype), self.momentum)
+            self.running_mean.lerp_(mean[self._scalar_index].to(self.running_mean.dtype), self.momentum)
             self.running_var.lerp_(unbiased.to(self.running_var.dtype), self.momentum)
         return mean, var
 
     def forward(self, x: Tensor) -> Tensor:
         self.in_type.check(x)
         mean, var = self._statistics(x)
-        scale = torch.rsqrt(var + self.eps)
-        if self.weight is not None:
-            scale = scale * self.weight.to(x.dtype)
-        shift = -mean * scale[self._scalar_field]
-        if self.bias is not None:
-            shift = shift + self.bias.to(x.dtype)
-        full_shift = x.new_zeros(self.in_type.dim).index_copy(0, self._scalar_index, shift)
-        return torch.addcmul(full_shift, x, scale[self._field])
+        inv_std = torch.rsqrt(var + self.eps)
+        weight = None if self.weight is None else self.weight.to(x.dtype)
+        bias = None if self.bias is None else self.bias.to(x.dtype)
+        if self.training:  # the statistics depend on x: their gradient is in the backward pass
+            return _TrainBatchNorm.apply(x, weight, bias, mean, inv_std, self)
+        scale = inv_std if weight is None else inv_std * weight
+        return _affine(x, scale[self._field], mean, bias, self._scalar_index)
 
     def extra_repr(self) -> str:
         return f"{self.in_type}, eps={self.eps}, momentum={self.momentum}"
+
+
+def _affine(x: Tensor, scale: Tensor, mean: Tensor, bias: Tensor | None, scalar_index: Tensor) -> Tensor:
+    """``(x - mean) * scale + bias`` with the bias on the scalar components."""
+    shift = -mean * scale
+    if bias is not None:
+        shift = shift.index_add(0, scalar_index, bias)
+    return torch.addcmul(shift, x, scale)
+
+
+class _TrainBatchNorm(torch.autograd.Function):
+    """Training-mode batch norm with the gradient through the batch statistics written out:
+    one pass over the features forward and two backward, where autograd recorded six.
+
+    Per component, with ``s`` the inverse standard deviation of its field, ``w`` its weight,
+    ``d`` the field's dimension (1 or 2) and ``M = sum_v g (x - mean)`` summed over the field:
+    ``grad_x = w s g - w s^3 M (x - mean) / (d N) - [scalar] w s mean(g)``.
+    """
+
+    @staticmethod
+    def forward(ctx, x, weight, bias, mean, inv_std, layer: BatchNorm):
+        scale = inv_std if weight is None else inv_std * weight
+        ctx.layer, ctx.has_weight, ctx.has_bias = layer, weight is not None, bias is not None
+        ctx.save_for_backward(x, scale, mean, inv_std)
+        return _affine(x, scale[layer._field], mean, bias, layer._scalar_index)
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, grad: Tensor):
+        x, scale, mean, inv_std = ctx.saved_tensors
+        layer, n = ctx.layer, x.size(0)
+        field = layer._field
+        sum_g = grad.sum(0)
+        moment = (grad * x).sum(0) - mean * sum_g  # sum_v g (x - mean), per component
+        moment_field = moment.new_zeros(scale.numel()).index_add(0, field, moment)
+        x_coeff = -(scale * inv_std * inv_std * moment_field / (layer._field_dim.to(x.dtype) * n))[field]
+        g_coeff = scale[field]
+        constant = -g_coeff * layer._scalar_component.to(x.dtype) * sum_g / n - x_coeff * mean
+        grad_x = torch.addcmul(constant, grad, g_coeff).addcmul_(x, x_coeff)
+        grad_w = inv_std * moment_field if ctx.has_weight else None
+        grad_b = sum_g[layer._scalar_index] if ctx.has_bias else None
+        return grad_x, grad_w, grad_b, None, None, None

@@ -51,8 +51,12 @@ class _Pattern:
     shape: tuple[int, int]
     gather: Tensor | None  # entry q takes pair-ordered value gather[q]; None: pair order itself
 
-    def csr(self, pair_values: Tensor) -> Tensor:
-        values = pair_values if self.gather is None else pair_values[self.gather]
+    def arrange(self, pair_values: Tensor) -> Tensor:
+        """Values in this layout's entry order from values in pair order (``[..., 2E]``)."""
+        return pair_values if self.gather is None else pair_values[..., self.gather]
+
+    def csr(self, values: Tensor) -> Tensor:
+        """The CSR matrix with these (arranged) values."""
         with warnings.catch_warnings():  # torch calls its CSR support "beta" on every construction
             warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")
             return torch.sparse_csr_tensor(self.crow, self.col, values, self.shape, check_invariants=False)
@@ -181,16 +185,15 @@ class ConvGeometry:
         work = torch.promote_types(self.theta.dtype, dtype)
         theta, transport = self.theta.to(device, work), self.transport.to(device, work)
         weight = self.edge_weight.to(device, work)
-        operators = []
-        for k in freqs:
-            phase = k * theta + order * transport
-            unit = torch.stack([torch.cos(phase), torch.sin(phase)], -1)  # [E, re/im]
-            for r in range(weight.size(1)):
-                values = (unit * weight[:, r, None]).to(dtype)
-                operators.append(
-                    EdgeOperator(forward.csr(values[by_target].flatten()), backward.csr(values[by_source].flatten()))
-                )
-        return operators
+        k = torch.tensor(list(freqs), dtype=work, device=device)
+        phase = k[:, None] * theta + order * transport  # [K, E]
+        unit = torch.stack([torch.cos(phase), torch.sin(phase)], -1)  # [K, E, re/im]
+        values = (unit[:, None] * weight.t()[None, :, :, None]).to(dtype).flatten(0, 1)  # [K R, E, re/im]
+        # All operators at once: one gather per layout; each operator's values are then a
+        # contiguous row of these.
+        values_in, values_out = values[:, by_target].flatten(1), values[:, by_source].flatten(1)
+        values_in, values_out = forward.arrange(values_in), backward.arrange(values_out)
+        return [EdgeOperator(forward.csr(a), backward.csr(b)) for a, b in zip(values_in, values_out)]
 
 
 class GeometryCache:

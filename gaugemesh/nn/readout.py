@@ -34,16 +34,28 @@ class InvariantReadout(nn.Module):
         vector_fields = [k for k, n in enumerate(self.in_type.irreps) if n > 0]
         num_out = self.in_type.multiplicity(0) + (len(vector_fields) if mode == "norms" else 0)
         self.out_type = FieldType.scalars(num_out)
-        self.register_buffer("_scalar_index", self.in_type.indices(0), persistent=False)
-        self.register_buffer("_vector_fields", torch.tensor(vector_fields, dtype=torch.long), persistent=False)
+        scalar_index = self.in_type.indices(0)
+        vector_index = torch.nonzero(self.in_type.component_orders() > 0).flatten()
+        self.register_buffer("_scalar_index", scalar_index, persistent=False)
+        self.register_buffer("_vector_index", vector_index, persistent=False)
+        self._scalar_range, self._vector_range = _as_range(scalar_index), _as_range(vector_index)
 
     def forward(self, x: Tensor) -> Tensor:
         self.in_type.check(x)
-        scalars = x[..., self._scalar_index]
+        scalars = x[..., self._scalar_range] if self._scalar_range else x[..., self._scalar_index]
         if self.mode == "scalars":
             return scalars
-        norms = torch.sqrt(self.in_type.squared_norms(x)[..., self._vector_fields] + self.eps**2)
+        vectors = x[..., self._vector_range] if self._vector_range else x[..., self._vector_index]
+        pairs = vectors.unflatten(-1, (-1, 2))  # the fields of order >= 1, in layout order
+        norms = (pairs * pairs).sum(-1).add_(self.eps**2).sqrt_()
         return torch.cat([scalars, norms], -1)
 
     def extra_repr(self) -> str:
         return f"{self.in_type} -> {self.out_type}, mode={self.mode!r}"
+
+
+def _as_range(index: Tensor) -> slice | None:
+    """The index as a slice when it is a contiguous range (a view instead of a gather)."""
+    if index.numel() and int(index[-1] - index[0]) + 1 == index.numel():
+        return slice(int(index[0]), int(index[-1]) + 1)
+    return None

@@ -40,3 +40,34 @@ def test_batch_statistics_over_all_vertices():
     batch = Batch.from_data_list([a, b])
     layer = BatchNorm(TYPE).double()
     torch.testing.assert_close(layer(batch.x), layer(torch.cat([a.x, b.x])))
+
+
+def reference_train_batch_norm(layer: BatchNorm, x: torch.Tensor) -> torch.Tensor:
+    """The obvious autograd version: scalars by mean and variance, higher orders by E|f|^2 / 2."""
+    out = torch.empty_like(x)
+    field = layer.in_type.field_index()
+    for f, n in enumerate(layer.in_type.irreps):
+        comps = torch.nonzero(field == f).flatten()
+        v = x[:, comps]
+        if n == 0:
+            v = v - v.mean(0)
+            var = (v * v).mean()
+        else:
+            var = (v * v).sum(1).mean() / 2
+        out[:, comps] = v / torch.sqrt(var + layer.eps) * layer.weight[f]
+    scalars = layer.in_type.indices(0)
+    out[:, scalars] = out[:, scalars] + layer.bias
+    return out
+
+
+def test_train_gradient_matches_autograd_reference():
+    layer = randomize_parameters(BatchNorm(TYPE).double()).train()
+    x = (3 + 2 * torch.randn(40, TYPE.dim, dtype=torch.float64)).requires_grad_()
+    y = layer(x)
+    torch.testing.assert_close(y, reference_train_batch_norm(layer, x))
+    g = torch.randn_like(y)
+    fast = torch.autograd.grad(y, [x, layer.weight, layer.bias], g)
+    slow = torch.autograd.grad(reference_train_batch_norm(layer, x), [x, layer.weight, layer.bias], g)
+    for a, b in zip(fast, slow):
+        torch.testing.assert_close(a, b)
+    assert torch.autograd.gradcheck(lambda x: layer(x), (x[:6].detach().requires_grad_(),))
