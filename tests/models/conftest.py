@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -20,7 +21,9 @@ def load_real_mesh(name: str = "spot_low_resolution.obj") -> gaugemesh.Mesh:
     import trimesh
 
     sphere = trimesh.creation.icosphere(2)
-    return gaugemesh.validate_mesh(sphere.vertices, sphere.faces)
+    # radii jittered so that the mesh has no symmetry and vertex features differ
+    radius = 1 + 0.2 * np.random.default_rng(0).random(len(sphere.vertices))
+    return gaugemesh.validate_mesh(sphere.vertices * radius[:, None], sphere.faces)
 
 
 @pytest.fixture(scope="session")
