@@ -29,9 +29,10 @@ class GemConv(MessagePassing):
 
     The sum over neighbours is never formed per edge and output channel: each input field
     is transported and modulated by ``exp(i k theta)`` for the few relative frequencies ``k``
-    of :mod:`gaugemesh.nn.kernel` in one sparse product per frequency (the operators depend
-    on the geometry only and are cached in a :class:`~gaugemesh.nn.ConvGeometry`), and one
-    small dense product per frequency maps the aggregate to its output order. The whole
+    of :mod:`gaugemesh.nn.kernel`, all frequencies of one input order in one sparse product
+    (the operators depend on the geometry only and are cached in a
+    :class:`~gaugemesh.nn.ConvGeometry`), and one small dense product per pair of input and
+    output orders maps the aggregates to the output. The whole
     layer is one autograd node (:mod:`gaugemesh.nn.conv_function`).
 
     Args:
@@ -96,7 +97,7 @@ class GemConv(MessagePassing):
         if geometry.num_radial != self.num_radial:
             raise ValueError(f"edge_weight has {geometry.num_radial} radial weights per edge, layer expects {self.num_radial}.")
         operators = {
-            n: geometry.operators(n, freqs, x.dtype, x.device) for n, freqs in self.neighbour.frequency_list.items()
+            n: geometry.operator(n, freqs, x.dtype, x.device) for n, freqs in self.neighbour.frequency_list.items()
         }
         if self._in_order.numel():
             x = x[:, self._in_order]

@@ -1,14 +1,15 @@
 """The fused forward and backward pass of :class:`~gaugemesh.nn.GemConv`.
 
-One autograd node per layer instead of one per small product: the layer is a sum of many
-``[V, 2C] @ [2C, D_m]`` products of sparse aggregates (:mod:`gaugemesh.nn.operators`) and
-of the input itself, and recording each, with its slices and reshapes, cost more than the
+One autograd node per layer instead of one per small product: the layer is a sum of
+``[V, Q 2C] @ [Q 2C, D_m]`` products of sparse aggregates (:mod:`gaugemesh.nn.operators`)
+and of the input itself, and recording each, with its slices and reshapes, cost more than the
 arithmetic on a 2-core CPU. The backward pass is written out by hand from the same plan.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from itertools import groupby
 
 import torch
 from torch import Tensor
@@ -23,15 +24,20 @@ __all__ = ["ConvPlan", "GemConvFunction"]
 
 @dataclass(frozen=True)
 class DenseBlock:
-    """A ``[rows, cols]`` matrix at ``offset`` of the flat weight, writing output order ``out_order``."""
+    """A ``[rows, cols]`` matrix at ``offset`` of the flat weight, writing output order
+    ``out_order``; a block of neighbour terms reads aggregate columns ``[start, start + rows)``."""
 
     out_order: int
     offset: int
     rows: int
     cols: int
+    start: int = 0
 
     def of(self, weight: Tensor) -> Tensor:
         return weight[self.offset : self.offset + self.rows * self.cols].view(self.rows, self.cols)
+
+    def columns(self, aggregate: Tensor) -> Tensor:
+        return aggregate[:, self.start : self.start + self.rows]
 
 
 @dataclass(frozen=True)
@@ -41,15 +47,19 @@ class ConvPlan:
 
     Attributes:
         in_ranges, out_ranges: ``order -> (start, stop)`` columns of the sorted layouts.
-        pieces: ``order -> blocks``, one per operator of that input order (same order as
-            :meth:`ConvGeometry.operators` and :attr:`NeighbourKernel.pieces`).
+        terms: ``order -> Q``, the number of stacked terms of that input order's operator
+            (:meth:`ConvGeometry.operator`), one per :attr:`NeighbourKernel.pieces` entry.
+        groups: ``order -> blocks``, one per output order: the pieces of one ``(n, m)`` are
+            consecutive, both as aggregate columns and in the flat weight, so their
+            ``[2 C_n, D_m]`` matrices stack into one ``[Q_nm 2 C_n, D_m]`` block.
         self_blocks: ``order -> block`` of the self-interaction (orders in and out).
         weight_size: Length of the flat weight.
     """
 
     in_ranges: dict[int, tuple[int, int]]
     out_ranges: dict[int, tuple[int, int]]
-    pieces: dict[int, tuple[DenseBlock, ...]]
+    terms: dict[int, int]
+    groups: dict[int, tuple[DenseBlock, ...]]
     self_blocks: dict[int, DenseBlock]
     weight_size: int
 
@@ -62,19 +72,21 @@ class ConvPlan:
     def build(cls, kernel: NeighbourKernel, self_orders) -> ConvPlan:
         in_type, out_type = kernel.in_type, kernel.out_type
         in_ranges, out_ranges = _ranges(in_type), _ranges(out_type)
-        offset, pieces = 0, {n: [] for n in in_type.orders}
-        for piece in kernel.pieces:
-            rows = 2 * in_type.multiplicity(piece.in_order)
-            cols = out_type.multiplicity(piece.out_order) * irrep_dim(piece.out_order)
-            pieces[piece.in_order].append(DenseBlock(piece.out_order, offset, rows, cols))
-            offset += rows * cols
+        offset, groups = 0, {n: [] for n in in_type.orders}
+        terms = {n: 0 for n in in_type.orders}
+        for (n, m), members in groupby(kernel.pieces, key=lambda piece: (piece.in_order, piece.out_order)):
+            count, width = len(list(members)), 2 * in_type.multiplicity(n)
+            cols = out_type.multiplicity(m) * irrep_dim(m)
+            groups[n].append(DenseBlock(m, offset, count * width, cols, terms[n] * width))
+            offset += count * width * cols
+            terms[n] += count
         self_blocks = {}
         for n in self_orders:
             rows = in_type.multiplicity(n) * irrep_dim(n)
             cols = out_type.multiplicity(n) * irrep_dim(n)
             self_blocks[n] = DenseBlock(n, offset, rows, cols)
             offset += rows * cols
-        return cls(in_ranges, out_ranges, {n: tuple(p) for n, p in pieces.items()}, self_blocks, offset)
+        return cls(in_ranges, out_ranges, terms, {n: tuple(g) for n, g in groups.items()}, self_blocks, offset)
 
 
 def _ranges(field_type: FieldType) -> dict[int, tuple[int, int]]:
@@ -107,39 +119,47 @@ def _pair_grad(grad: Tensor) -> Tensor:
 
 
 class GemConvFunction(torch.autograd.Function):
-    """``out = sum_pieces (A_q x_n) W_q + sum_n x_n S_n + b`` in sorted layouts.
+    """``out = sum_n (A_n x_n) W_n + x_n S_n + b`` in sorted layouts.
 
     Inputs: ``x`` ``[V, D_in]``, the flat ``weight``, ``bias`` ``[C_0 out]`` or ``None``, the
-    :class:`ConvPlan` and ``{order: [EdgeOperator]}``. The aggregates ``A_q x_n`` are kept
-    for the weight gradient.
+    :class:`ConvPlan` and ``{order: EdgeOperator}``. The aggregates ``A_n x_n`` ``[V, Q 2 C]``
+    are kept for the weight gradient.
 
-    Every sparse product writes into a buffer allocated once (``addmm_``): on CPU, ``A @ x``
-    with a CSR ``A`` allocates, zero-fills and copies its result, which took 4-9 times as
-    long as the product itself at 10k vertices.
+    Every product writes straight into its destination (``addmm`` with ``beta = 0`` or
+    ``out=``): on CPU, ``A @ x`` with a CSR ``A`` allocates, zero-fills and copies its
+    result, which took 4-9 times as long as the product itself at 10k vertices, and fresh
+    zero-filled buffers cost page faults on top.
     """
 
     @staticmethod
-    def forward(ctx, x: Tensor, weight: Tensor, bias: Tensor | None, plan: ConvPlan, operators: dict[int, list[EdgeOperator]]):
+    def forward(ctx, x: Tensor, weight: Tensor, bias: Tensor | None, plan: ConvPlan, operators: dict[int, EdgeOperator]):
         v = x.size(0)
-        acc = {m: x.new_zeros(v, stop - start) for m, (start, stop) in plan.out_ranges.items()}
-        if bias is not None:
-            acc[0] += bias
+        out = x.new_empty(v, sum(stop - start for start, stop in plan.out_ranges.values()))
+        columns = {m: out[:, start:stop] for m, (start, stop) in plan.out_ranges.items()}
+        written: set[int] = set()
+
+        def accumulate(m: int, a: Tensor, b: Tensor) -> None:
+            columns[m].addmm_(a, b, beta=1 if m in written else 0)
+            written.add(m)
+
         aggregates = []
         for n, (start, stop) in plan.in_ranges.items():
             x_n = x[:, start:stop]
             source = x_n.contiguous() if n == 0 else _pair_input(x_n)
-            blocks = plan.pieces[n]
-            aggregate = x.new_zeros(len(blocks), v, 2 * plan.multiplicity(n))  # [pieces, V, 2C]
-            for block, op, agg in zip(blocks, operators[n], aggregate):
-                agg.view(-1, source.size(1)).addmm_(op.matrix, source)
-                acc[block.out_order].addmm_(agg, block.of(weight))
+            aggregate = x.new_empty(v, plan.terms[n] * 2 * plan.multiplicity(n))
+            _sparse_into(aggregate, operators[n].matrix, source)
+            for block in plan.groups[n]:
+                accumulate(block.out_order, block.columns(aggregate), block.of(weight))
             if n in plan.self_blocks:
-                block = plan.self_blocks[n]
-                acc[n].addmm_(x_n, block.of(weight))
+                accumulate(n, x_n, plan.self_blocks[n].of(weight))
             aggregates.append(aggregate)
+        for m in plan.out_ranges.keys() - written:  # only for an input type with no fields
+            columns[m].zero_()
+        if bias is not None:
+            columns[0] += bias
         ctx.plan, ctx.operators, ctx.has_bias = plan, operators, bias is not None
         ctx.save_for_backward(x, weight, *aggregates)
-        return torch.cat([acc[m] for m in plan.out_ranges], 1)
+        return out
 
     @staticmethod
     @once_differentiable
@@ -147,29 +167,36 @@ class GemConvFunction(torch.autograd.Function):
         x, weight, *aggregates = ctx.saved_tensors
         plan, operators = ctx.plan, ctx.operators
         need_x, need_w = ctx.needs_input_grad[0], ctx.needs_input_grad[1]
-        # contiguous once per order rather than once in every product that reads it
-        grads = {m: grad_out[:, start:stop].contiguous() for m, (start, stop) in plan.out_ranges.items()}
-        grad_x = x.new_zeros(x.shape) if need_x else None
-        grad_w = torch.zeros_like(weight) if need_w else None
+        grads = {m: grad_out[:, start:stop] for m, (start, stop) in plan.out_ranges.items()}
+        grad_x = x.new_empty(x.shape) if need_x else None
+        grad_w = weight.new_empty(weight.shape) if need_w else None  # every entry is one block's
         grad_b = grads[0].sum(0) if ctx.has_bias else None
         for (n, (start, stop)), aggregate in zip(plan.in_ranges.items(), aggregates):
-            v, width = x.size(0), stop - start
-            # the gradient of the operator's input: [V, C] for order 0, [2V, 2C] ([u; i u]) above
-            grad_source = x.new_zeros(v if n == 0 else 2 * v, width)
-            grad_aggregate = x.new_empty(aggregate.shape[1:])
-            for block, op, agg in zip(plan.pieces[n], operators[n], aggregate):
-                g = grads[block.out_order]
-                if need_w:
-                    torch.mm(agg.t(), g, out=block.of(grad_w))
-                if need_x:
-                    torch.mm(g, block.of(weight).t(), out=grad_aggregate)
-                    grad_source.addmm_(op.matrix_t, grad_aggregate.view(-1, grad_source.size(1)))
+            x_n = x[:, start:stop]
+            if need_w:
+                for block in plan.groups[n]:
+                    torch.mm(block.columns(aggregate).t(), grads[block.out_order], out=block.of(grad_w))
             if need_x:
+                grad_aggregate = torch.empty_like(aggregate)
+                for block in plan.groups[n]:
+                    block.columns(grad_aggregate).addmm_(grads[block.out_order], block.of(weight).t(), beta=0)
+                # the gradient of the operator's input: [V, C] for order 0, [2V, 2C] ([u; i u]) above
+                rows = x.size(0) if n == 0 else 2 * x.size(0)
+                grad_source = x.new_empty(rows, stop - start)
+                _sparse_into(grad_source, operators[n].matrix_t, grad_aggregate)
                 grad_x[:, start:stop] = grad_source if n == 0 else _pair_grad(grad_source)
             if n in plan.self_blocks:
-                block, g, x_n = plan.self_blocks[n], grads[n], x[:, start:stop]
+                block, g = plan.self_blocks[n], grads[n]
                 if need_w:
                     torch.mm(x_n.t(), g, out=block.of(grad_w))
                 if need_x:
                     grad_x[:, start:stop].addmm_(g, block.of(weight).t())
         return grad_x, grad_w, grad_b, None, None
+
+
+def _sparse_into(out: Tensor, matrix: Tensor, dense: Tensor) -> None:
+    """``out = matrix @ dense`` in place, with both dense sides viewed as the rows the
+    matrix reads and writes (the stacked terms of a vertex are consecutive rows)."""
+    dense = dense.view(matrix.size(1), -1)
+    rows = out.view(matrix.size(0), dense.size(1))
+    torch.addmm(rows, matrix, dense, beta=0, out=rows)

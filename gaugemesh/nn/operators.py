@@ -6,20 +6,26 @@ aggregation is
     B(i) = sum_j s_ij u_j,    s_ij = w^r_ij exp(i (k theta_ij + n g_ij)),    u_j = f_j[0] + i f_j[1]
 
 a sparse matrix with complex entries applied to complex vertex features. The entries depend
-on the geometry only, so each ``(n, k, r)`` operator is built once per mesh (or batch) and
-reused by every layer and every forward pass. Every operator is a real CSR matrix with two
-entries per edge, ``Re s_ij`` and ``Im s_ij``, and produces ``B`` as ``[V, 2 C]``:
+on the geometry only, so they are built once per mesh (or batch) and reused by every layer
+and every forward pass. A layer needs ``Q`` such sums per input order, one per ``(k, r)``
+term; they are stacked into one real CSR matrix with two entries per edge and term,
+``Re s_ij`` and ``Im s_ij``, and one sparse product gives all ``Q`` of them as ``[V, Q 2 C]``
+(term-major within a vertex, so the terms that serve one output order are adjacent columns):
 
-- ``n >= 1``: ``[V, 2 V]``, columns ``(j, 0)`` and ``(j, 1)`` of row ``i``, applied to
-  ``[u; i u]`` laid out ``[2 V, 2 C]`` (rows ``(j, 0/1)``): ``Re s u + Im s (i u) = s u``, and
-  the output keeps the ``(c, re/im)`` layout of the features;
-- ``n = 0``: ``[2 V, V]``, rows ``(i, re)`` and ``(i, im)``, applied to the real ``[V, C]``
-  features; the output is laid out ``(re/im, c)``.
+- ``n >= 1``: ``[V Q, 2 V]``, row ``(i, q)`` holds columns ``(j, 0)`` and ``(j, 1)``, applied to
+  ``[u; i u]`` laid out ``[2 V, 2 C]`` (rows ``(j, 0/1)``): ``Re s u + Im s (i u) = s u``;
+  each term keeps the ``(c, re/im)`` layout of the features;
+- ``n = 0``: ``[2 V Q, V]``, rows ``(i, q, re/im)``, applied to the real ``[V, C]`` features;
+  each term is laid out ``(re/im, c)``.
 
-All operators of one geometry share four index patterns (these two and their transposes),
-so an operator costs only its values, ``4 E`` numbers with its transpose. The transpose is
-stored because on CPU a product with a transposed CSR view is an order of magnitude slower
-than with a second CSR matrix.
+Stacking the terms row by row, rather than one matrix per term, makes the ``Q`` products
+read each neighbour's features while they are in cache, and lets the dense weights of the
+terms that share an output order act as one matrix.
+
+The index patterns depend on the graph and ``Q`` only and are shared by every operator
+with the same ``Q``; an operator costs only its values, ``4 Q E`` numbers with its
+transpose. The transpose is stored because on CPU a product with a transposed CSR view is
+an order of magnitude slower than with a second CSR matrix.
 """
 
 from __future__ import annotations
@@ -36,30 +42,79 @@ __all__ = ["ConvGeometry", "EdgeOperator", "GeometryCache"]
 
 @dataclass(frozen=True)
 class EdgeOperator:
-    """One ``(order, frequency, radial)`` operator ``A`` and its transpose ``A^T`` (CSR)."""
+    """The stacked operator ``A`` of one input order and its transpose ``A^T`` (CSR).
+
+    Attributes:
+        matrix: ``[V Q, 2 V]`` for order ``n >= 1``, ``[2 V Q, V]`` for order 0.
+        matrix_t: Its transpose.
+        terms: ``Q``, the number of stacked ``(frequency, radial)`` terms.
+    """
 
     matrix: Tensor
     matrix_t: Tensor
+    terms: int
 
 
 @dataclass(frozen=True)
 class _Pattern:
-    """CSR indices shared by every operator of one layout, and where its values come from."""
+    """CSR indices shared by every operator of one layout, and where its values come from.
+
+    Values come in *pair order*: for each copy (term) ``q``, the ``2 E`` numbers
+    ``(edge, re/im)`` with the edges in the order the layout was built from; entry ``e`` of
+    the layout takes flat value ``source[e]`` (``None``: pair order itself).
+    """
 
     crow: Tensor
     col: Tensor
     shape: tuple[int, int]
-    gather: Tensor | None  # entry q takes pair-ordered value gather[q]; None: pair order itself
+    source: Tensor | None
+
+    @property
+    def nnz(self) -> int:
+        return self.col.numel()
 
     def arrange(self, pair_values: Tensor) -> Tensor:
-        """Values in this layout's entry order from values in pair order (``[..., 2E]``)."""
-        return pair_values if self.gather is None else pair_values[..., self.gather]
+        """Entry values from flat pair-ordered values (``[copies 2 E]``)."""
+        return pair_values if self.source is None else pair_values.index_select(0, self.source)
 
     def csr(self, values: Tensor) -> Tensor:
         """The CSR matrix with these (arranged) values."""
         with warnings.catch_warnings():  # torch calls its CSR support "beta" on every construction
             warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")
             return torch.sparse_csr_tensor(self.crow, self.col, values, self.shape, check_invariants=False)
+
+    def repeat_rows(self, copies: int, group: int) -> _Pattern:
+        """Every run of ``group`` rows repeated ``copies`` times, copy ``q`` taking its values
+        from copy ``q`` of the pair-ordered values: row ``(b, s)`` becomes rows ``(b, q, s)``."""
+        crow = self.crow.long()
+        runs = self.shape[0] // group
+        start, stop = crow[:-1:group], crow[group::group]  # [runs] entry ranges of the runs
+        length = stop - start
+        copy = torch.arange(copies, device=crow.device)
+        within = crow[:-1].view(runs, group) - start[:, None]  # row starts inside their run
+        new_crow = copies * start[:, None, None] + copy[:, None] * length[:, None, None] + within[:, None, :]
+        total = crow.new_full((1,), copies * self.nnz)
+        run = torch.repeat_interleave(torch.arange(runs, device=crow.device), copies * length)
+        local = torch.arange(copies * self.nnz, device=crow.device) - copies * start[run]
+        q, entry = local // length[run], start[run] + local % length[run]
+        shape = (self.shape[0] * copies, self.shape[1])
+        return self._copied(torch.cat([new_crow.flatten(), total]), self.col.long()[entry], shape, q, entry)
+
+    def repeat_cols(self, copies: int, group: int) -> _Pattern:
+        """Every run of ``group`` columns repeated ``copies`` times: column ``(b, s)`` becomes
+        columns ``(b, q, s)``. Each row must hold whole runs, as consecutive entries."""
+        j = torch.arange(copies * self.nnz, device=self.col.device)
+        q, entry = (j // group) % copies, j // (copies * group) * group + j % group
+        col = self.col.long()[entry]
+        new_col = (col // group * copies + q) * group + col % group
+        shape = (self.shape[0], self.shape[1] * copies)
+        return self._copied(self.crow.long() * copies, new_col, shape, q, entry)
+
+    def _copied(self, crow: Tensor, col: Tensor, shape, copy: Tensor, entry: Tensor) -> _Pattern:
+        pair = entry if self.source is None else self.source.long()[entry]
+        source = copy * self.nnz + pair
+        itype = _index_dtype(max(source.numel(), *shape))
+        return _Pattern(crow.to(itype), col.to(itype), shape, source.to(itype))
 
 
 def _index_dtype(count: int) -> torch.dtype:
@@ -97,7 +152,7 @@ class ConvGeometry:
     """The connection of one mesh (or a PyG batch of meshes), prepared for :class:`GemConv`.
 
     Holds ``edge_index``, ``theta``, ``transport`` and ``edge_weight`` and builds, on first
-    use, the sparse operators for each ``(input order, frequencies, dtype, device)``; later
+    use, the sparse operator for each ``(input order, frequencies, dtype, device)``; later
     layers and forward passes reuse them. Build one per mesh or batch
     (:meth:`from_data`) and pass it to every layer as ``geometry=``; a :class:`GemConv`
     called with plain tensors keeps one of these cached itself.
@@ -142,7 +197,8 @@ class ConvGeometry:
             raise ValueError(f"edge_weight must be [E] or [E, R] with E = {num_edges}, got {tuple(edge_weight.shape)}.")
         self.edge_weight = edge_weight.detach()
         self._layouts: dict[torch.device, tuple] = {}
-        self._operators: dict[tuple, list[EdgeOperator]] = {}
+        self._stacks: dict[tuple, tuple[_Pattern, _Pattern]] = {}
+        self._operators: dict[tuple, EdgeOperator] = {}
 
     @classmethod
     def from_data(cls, data) -> ConvGeometry:
@@ -155,13 +211,13 @@ class ConvGeometry:
         """``R``, the number of radial weights per edge."""
         return self.edge_weight.size(1)
 
-    def operators(self, order: int, freqs: Sequence[int], dtype: torch.dtype, device) -> list[EdgeOperator]:
-        """The operators of input ``order`` for each frequency in ``freqs`` and each radial
-        weight, frequency-major: ``[(k0, r0), (k0, r1), ..., (k1, r0), ...]``.
+    def operator(self, order: int, freqs: Sequence[int], dtype: torch.dtype, device) -> EdgeOperator:
+        """The stacked operator of input ``order``: one term per frequency in ``freqs`` and
+        radial weight, frequency-major (``q = (k0, r0), (k0, r1), ..., (k1, r0), ...``).
 
         Shapes:
-            - order 0: ``matrix`` ``[2V, V]``, ``matrix_t`` ``[V, 2V]``
-            - order >= 1: ``matrix`` ``[V, 2V]``, ``matrix_t`` ``[2V, V]``
+            - order 0: ``matrix`` ``[2 V Q, V]`` (rows ``(i, q, re/im)``), ``matrix_t`` ``[V, 2 V Q]``
+            - order >= 1: ``matrix`` ``[V Q, 2 V]`` (rows ``(i, q)``), ``matrix_t`` ``[2 V, V Q]``
         """
         key = (order, tuple(freqs), dtype, torch.device(device))
         if key not in self._operators:
@@ -169,7 +225,7 @@ class ConvGeometry:
         return self._operators[key]
 
     def _layout(self, device: torch.device) -> tuple:
-        """Per device: the edge orders and index patterns of the operators and transposes."""
+        """Per device: the edge orders and the single-term index patterns."""
         if device not in self._layouts:
             source, target = self.edge_index.to(device)
             by_target, pairs_in, rows_in = _patterns(target, source, self.num_nodes)
@@ -177,10 +233,21 @@ class ConvGeometry:
             self._layouts[device] = (by_target, by_source, pairs_in, rows_in, pairs_out, rows_out)
         return self._layouts[device]
 
-    def _build(self, order: int, freqs: Sequence[int], dtype, device) -> list[EdgeOperator]:
-        by_target, by_source, pairs_in, rows_in, pairs_out, rows_out = self._layout(device)
-        # forward and transposed layout: order 0 reads real features by rows, higher orders pairs.
-        forward, backward = (rows_in, pairs_out) if order == 0 else (pairs_in, rows_out)
+    def _stacked(self, order: int, terms: int, device: torch.device) -> tuple[_Pattern, _Pattern]:
+        """The patterns of a ``terms``-term operator of ``order`` and of its transpose."""
+        key = (order == 0, terms, device)
+        if key not in self._stacks:
+            _, _, pairs_in, rows_in, pairs_out, rows_out = self._layout(device)
+            if order == 0:  # rows (i, re/im) -> (i, q, re/im); columns (i, re/im) likewise
+                self._stacks[key] = (rows_in.repeat_rows(terms, 2), pairs_out.repeat_cols(terms, 2))
+            else:  # rows i -> (i, q); columns i -> (i, q)
+                self._stacks[key] = (pairs_in.repeat_rows(terms, 1), rows_out.repeat_cols(terms, 1))
+        return self._stacks[key]
+
+    def _build(self, order: int, freqs: Sequence[int], dtype, device) -> EdgeOperator:
+        by_target, by_source = self._layout(device)[:2]
+        terms = len(freqs) * self.num_radial
+        forward, backward = self._stacked(order, terms, device)
         # Phases in the more precise of the two dtypes, so float64 features get float64 operators.
         work = torch.promote_types(self.theta.dtype, dtype)
         theta, transport = self.theta.to(device, work), self.transport.to(device, work)
@@ -188,12 +255,10 @@ class ConvGeometry:
         k = torch.tensor(list(freqs), dtype=work, device=device)
         phase = k[:, None] * theta + order * transport  # [K, E]
         unit = torch.stack([torch.cos(phase), torch.sin(phase)], -1)  # [K, E, re/im]
-        values = (unit[:, None] * weight.t()[None, :, :, None]).to(dtype).flatten(0, 1)  # [K R, E, re/im]
-        # All operators at once: one gather per layout; each operator's values are then a
-        # contiguous row of these.
-        values_in, values_out = values[:, by_target].flatten(1), values[:, by_source].flatten(1)
-        values_in, values_out = forward.arrange(values_in), backward.arrange(values_out)
-        return [EdgeOperator(forward.csr(a), backward.csr(b)) for a, b in zip(values_in, values_out)]
+        values = (unit[:, None] * weight.t()[None, :, :, None]).to(dtype).flatten(0, 1)  # [Q, E, re/im]
+        values_in, values_out = values[:, by_target].flatten(), values[:, by_source].flatten()
+        matrix, matrix_t = forward.csr(forward.arrange(values_in)), backward.csr(backward.arrange(values_out))
+        return EdgeOperator(matrix, matrix_t, terms)
 
 
 class GeometryCache:

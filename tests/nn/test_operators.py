@@ -23,41 +23,54 @@ def dense_operator(geometry: ConvGeometry, order: int, k: int, r: int) -> torch.
     return out.reshape(2 * v, v) if order == 0 else out.reshape(v, 2 * v)
 
 
+def stacked_dense(geometry: ConvGeometry, order: int, freqs) -> torch.Tensor:
+    """The terms ``q = (k, r)``, frequency-major, stacked row by row under each vertex:
+    rows ``(i, q)`` for order >= 1 and ``(i, q, re/im)`` for order 0."""
+    v, radial = geometry.num_nodes, geometry.num_radial
+    terms = [dense_operator(geometry, order, k, r) for k in freqs for r in range(radial)]
+    rows_per_vertex = 2 if order == 0 else 1
+    stacked = torch.stack([t.view(v, rows_per_vertex, -1) for t in terms], 1)  # [V, Q, rows, cols]
+    return stacked.reshape(v * len(terms) * rows_per_vertex, -1)
+
+
 @pytest.mark.parametrize("order,freqs", [(0, (0, 1, 2)), (1, (-1, 0, -2, 1, -3)), (2, (-2, -1, -3))])
-def test_operators_match_dense_and_transpose(order, freqs):
+def test_operator_matches_dense_and_transpose(order, freqs):
     data = random_geometry(0, dtype=torch.float64, seed=5)
     # shuffle the edges: the builder must not rely on the input order
     perm = torch.randperm(data.edge_index.size(1), generator=torch.Generator().manual_seed(0))
     w = torch.rand(perm.numel(), 2, dtype=torch.float64)
     geometry = ConvGeometry(data.edge_index[:, perm], data.theta[perm], data.transport[perm], w)
-    operators = geometry.operators(order, freqs, torch.float64, "cpu")
-    assert len(operators) == 2 * len(freqs)
-    for q, op in enumerate(operators):
-        expected = dense_operator(geometry, order, freqs[q // 2], q % 2)
-        torch.testing.assert_close(op.matrix.to_dense(), expected)
-        torch.testing.assert_close(op.matrix_t.to_dense(), expected.t())
+    op = geometry.operator(order, freqs, torch.float64, "cpu")
+    assert op.terms == 2 * len(freqs)
+    expected = stacked_dense(geometry, order, freqs)
+    torch.testing.assert_close(op.matrix.to_dense(), expected)
+    torch.testing.assert_close(op.matrix_t.to_dense(), expected.t())
 
 
 def test_operator_applies_the_complex_sum():
-    """Order 1 on [u; i u] gives sum_j s_ij u_j, in the (c, re/im) layout of the features."""
+    """Order 1 on [u; i u] gives sum_j s_ij u_j, in the (c, re/im) layout of the features,
+    term q in columns q 2C .. (q + 1) 2C."""
     data = random_geometry(0, dtype=torch.float64, seed=7)
     geometry = ConvGeometry(data.edge_index, data.theta, data.transport, data.edge_weight)
-    (op,) = geometry.operators(1, (2,), torch.float64, "cpu")
+    freqs = (2, -1)
+    op = geometry.operator(1, freqs, torch.float64, "cpu")
     u = torch.randn(data.num_nodes, 3, dtype=torch.complex128)
     source = torch.stack([u, 1j * u], 1)  # rows (j, 0/1)
     source = torch.view_as_real(source).reshape(2 * data.num_nodes, 6)
-    out = torch.view_as_complex((op.matrix @ source).view(-1, 3, 2))
+    out = (op.matrix @ source).view(data.num_nodes, len(freqs), 3, 2)
     j, i = data.edge_index
-    s = geometry.edge_weight[:, 0] * torch.polar(torch.ones_like(data.theta), 2 * data.theta + data.transport)
-    expected = torch.zeros_like(u).index_add_(0, i, s[:, None] * u[j])
-    torch.testing.assert_close(out, expected)
+    for q, k in enumerate(freqs):
+        s = geometry.edge_weight[:, 0] * torch.polar(torch.ones_like(data.theta), k * data.theta + data.transport)
+        expected = torch.zeros_like(u).index_add_(0, i, s[:, None] * u[j])
+        torch.testing.assert_close(torch.view_as_complex(out[:, q].contiguous()), expected)
 
 
 def test_operators_share_their_indices():
-    """Only the values are per operator: every operator of a layout reuses one index pattern."""
+    """Only the values are per operator: operators with as many terms reuse one index pattern."""
     data = random_geometry(0, dtype=torch.float32, seed=8)
     geometry = ConvGeometry(data.edge_index, data.theta, data.transport)
-    ops = geometry.operators(1, (0, 1), torch.float32, "cpu") + geometry.operators(2, (3,), torch.float32, "cpu")
+    ops = [geometry.operator(1, (0, 1), torch.float32, "cpu"), geometry.operator(2, (3, -4), torch.float32, "cpu")]
+    ops.append(geometry.operator(2, (3, -4), torch.float64, "cpu"))
     for attr in ("matrix", "matrix_t"):
         cols = {getattr(op, attr).col_indices().data_ptr() for op in ops}
         crows = {getattr(op, attr).crow_indices().data_ptr() for op in ops}
@@ -70,3 +83,15 @@ def test_default_edge_weight_is_mean():
     geometry = ConvGeometry(data.edge_index, data.theta, data.transport)
     total = torch.zeros(data.num_nodes, dtype=torch.float64).index_add_(0, data.edge_index[1], geometry.edge_weight[:, 0])
     torch.testing.assert_close(total, torch.ones_like(total))
+
+
+@pytest.mark.parametrize("order", [0, 1])
+def test_operator_with_isolated_and_sink_vertices(order):
+    """Vertices without incoming or outgoing edges give empty rows (and columns)."""
+    edge_index = torch.tensor([[0, 2, 2, 4], [2, 0, 4, 2]])  # 1 and 5 isolated, 3 missing
+    theta = torch.tensor([0.3, -1.2, 2.0, 0.7], dtype=torch.float64)
+    geometry = ConvGeometry(edge_index, theta, -theta, num_nodes=6)
+    op = geometry.operator(order, (1, -2), torch.float64, "cpu")
+    expected = stacked_dense(geometry, order, (1, -2))
+    torch.testing.assert_close(op.matrix.to_dense(), expected)
+    torch.testing.assert_close(op.matrix_t.to_dense(), expected.t())
