@@ -45,9 +45,11 @@ def add_parser(subparsers) -> None:
 
 
 def run_train(args: argparse.Namespace) -> int:
+    from gaugemesh.training.allocator import keep_freed_memory
     from gaugemesh.training.config import load_config
     from gaugemesh.training.job import train
 
+    keep_freed_memory()  # a process setting: see gaugemesh/training/allocator.py
     overrides = list(args.overrides) + ([f"train.device={args.device}"] if args.device else [])
     config = load_config(args.config, overrides)
     out = train(config, resume=args.resume, progress=not args.no_progress)
@@ -68,8 +70,10 @@ def _print_metrics(metrics: dict) -> None:
 
 
 def run_eval(args: argparse.Namespace) -> int:
+    from gaugemesh.training.allocator import keep_freed_memory
     from gaugemesh.training.job import evaluate_checkpoint
 
+    keep_freed_memory()
     metrics = evaluate_checkpoint(args.checkpoint, args.data, args.split, args.device, args.cache,
                                   progress=not args.no_progress, rotate_seed=args.rotate)
     _print_metrics(metrics)

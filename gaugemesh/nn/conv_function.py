@@ -153,6 +153,7 @@ class GemConvFunction(torch.autograd.Function):
             if n in plan.self_blocks:
                 accumulate(n, x_n, plan.self_blocks[n].of(weight))
             aggregates.append(aggregate)
+            del source, aggregate  # before the next order's buffers are allocated
         for m in plan.out_ranges.keys() - written:  # only for an input type with no fields
             columns[m].zero_()
         if bias is not None:
@@ -185,6 +186,7 @@ class GemConvFunction(torch.autograd.Function):
                 grad_source = x.new_empty(rows, stop - start)
                 _sparse_into(grad_source, operators[n].matrix_t, grad_aggregate)
                 grad_x[:, start:stop] = grad_source if n == 0 else _pair_grad(grad_source)
+                del grad_aggregate, grad_source  # before the next order's buffers are allocated
             if n in plan.self_blocks:
                 block, g = plan.self_blocks[n], grads[n]
                 if need_w:

@@ -31,7 +31,7 @@ an order of magnitude slower than with a second CSR matrix.
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Sequence
 
 import torch
@@ -57,17 +57,17 @@ class EdgeOperator:
 
 @dataclass(frozen=True)
 class _Pattern:
-    """CSR indices shared by every operator of one layout, and where its values come from.
+    """CSR indices shared by every operator of one layout, and where its values go.
 
     Values come in *pair order*: for each copy (term) ``q``, the ``2 E`` numbers
-    ``(edge, re/im)`` with the edges in the order the layout was built from; entry ``e`` of
-    the layout takes flat value ``source[e]`` (``None``: pair order itself).
+    ``(edge, re/im)`` with the edges in the order the layout was built from; flat value
+    ``v`` is entry ``position[v]`` of the layout (``None``: pair order is entry order).
     """
 
     crow: Tensor
     col: Tensor
     shape: tuple[int, int]
-    source: Tensor | None
+    position: Tensor | None
 
     @property
     def nnz(self) -> int:
@@ -75,7 +75,11 @@ class _Pattern:
 
     def arrange(self, pair_values: Tensor) -> Tensor:
         """Entry values from flat pair-ordered values (``[copies 2 E]``)."""
-        return pair_values if self.source is None else pair_values.index_select(0, self.source)
+        if self.position is None:
+            return pair_values
+        out = pair_values.new_empty(pair_values.shape)
+        out[self.position] = pair_values
+        return out
 
     def csr(self, values: Tensor) -> Tensor:
         """The CSR matrix with these (arranged) values."""
@@ -86,35 +90,42 @@ class _Pattern:
     def repeat_rows(self, copies: int, group: int) -> _Pattern:
         """Every run of ``group`` rows repeated ``copies`` times, copy ``q`` taking its values
         from copy ``q`` of the pair-ordered values: row ``(b, s)`` becomes rows ``(b, q, s)``."""
-        crow = self.crow.long()
+        itype = _index_dtype(copies * max(self.nnz, *self.shape))
+        crow = self.crow.to(itype)
         runs = self.shape[0] // group
-        start, stop = crow[:-1:group], crow[group::group]  # [runs] entry ranges of the runs
-        length = stop - start
-        copy = torch.arange(copies, device=crow.device)
+        start, length = crow[:-1:group], crow[group::group] - crow[:-1:group]  # entries of each run
+        copy = torch.arange(copies, dtype=itype, device=crow.device)
         within = crow[:-1].view(runs, group) - start[:, None]  # row starts inside their run
         new_crow = copies * start[:, None, None] + copy[:, None] * length[:, None, None] + within[:, None, :]
-        total = crow.new_full((1,), copies * self.nnz)
-        run = torch.repeat_interleave(torch.arange(runs, device=crow.device), copies * length)
-        local = torch.arange(copies * self.nnz, device=crow.device) - copies * start[run]
-        q, entry = local // length[run], start[run] + local % length[run]
-        shape = (self.shape[0] * copies, self.shape[1])
-        return self._copied(torch.cat([new_crow.flatten(), total]), self.col.long()[entry], shape, q, entry)
+        new_crow = torch.cat([new_crow.flatten(), crow.new_full((1,), copies * self.nnz)])
+        # entry e of run b, copy q: after the earlier runs' copies and this run's earlier copies
+        run = torch.repeat_interleave(torch.arange(runs, device=crow.device), length.long())
+        start, length = start.long()[run], length.long()[run]
+        base = (copies - 1) * start + torch.arange(self.nnz, device=crow.device)
+        target = base + copy.long()[:, None] * length  # [copies, nnz]
+        col = self.col.expand(copies, -1)
+        return self._copied(new_crow, col, (self.shape[0] * copies, self.shape[1]), target)
 
     def repeat_cols(self, copies: int, group: int) -> _Pattern:
         """Every run of ``group`` columns repeated ``copies`` times: column ``(b, s)`` becomes
         columns ``(b, q, s)``. Each row must hold whole runs, as consecutive entries."""
-        j = torch.arange(copies * self.nnz, device=self.col.device)
-        q, entry = (j // group) % copies, j // (copies * group) * group + j % group
-        col = self.col.long()[entry]
-        new_col = (col // group * copies + q) * group + col % group
-        shape = (self.shape[0], self.shape[1] * copies)
-        return self._copied(self.crow.long() * copies, new_col, shape, q, entry)
+        itype = _index_dtype(copies * max(self.nnz, *self.shape))
+        entry = torch.arange(self.nnz, device=self.col.device)
+        copy = torch.arange(copies, device=self.col.device)[:, None]
+        part = entry % group
+        target = (entry - part) * copies + copy * group + part  # [copies, nnz]
+        copy, col = copy.to(itype), self.col.to(itype)
+        col = (col // group * copies + copy) * group + col % group
+        return self._copied(self.crow.to(itype) * copies, col, (self.shape[0], self.shape[1] * copies), target)
 
-    def _copied(self, crow: Tensor, col: Tensor, shape, copy: Tensor, entry: Tensor) -> _Pattern:
-        pair = entry if self.source is None else self.source.long()[entry]
-        source = copy * self.nnz + pair
-        itype = _index_dtype(max(source.numel(), *shape))
-        return _Pattern(crow.to(itype), col.to(itype), shape, source.to(itype))
+    def _copied(self, crow: Tensor, col: Tensor, shape, target: Tensor) -> _Pattern:
+        """The pattern whose copy ``q`` of entry ``e`` of this one is entry ``target[q, e]``
+        (long), with column ``col[q, e]``."""
+        new_col = torch.empty(target.numel(), dtype=crow.dtype, device=target.device)
+        new_col[target.flatten()] = col.flatten()
+        if self.position is not None:  # pair value v was entry position[v]
+            target = target[:, self.position.long()]
+        return _Pattern(crow, new_col, shape, target.flatten())
 
 
 def _index_dtype(count: int) -> torch.dtype:
@@ -140,11 +151,11 @@ def _patterns(rows: Tensor, cols: Tensor, num_nodes: int) -> tuple[Tensor, _Patt
     # rows layout: row (i, p) holds the deg(i) edges of i in order, all with part p.
     rank = torch.arange(count, device=device) - ptr[row]
     position = (2 * ptr[row] + rank)[:, None] + part * degree[row][:, None]  # [edges, 2]
-    gather = torch.empty(2 * count, dtype=torch.long, device=device)
-    gather[position.flatten()] = torch.arange(2 * count, device=device)
+    position = position.flatten()
+    row_col = torch.empty_like(pair_col)
+    row_col[position] = pair_col // 2
     crow = torch.cat([(2 * ptr[:-1, None] + part * degree[:, None]).flatten(), ptr[-1:] * 2])
-    row_col = pair_col[gather] // 2
-    rows_layout = _Pattern(crow.to(itype), row_col.to(itype), (2 * v, v), gather.to(itype))
+    rows_layout = _Pattern(crow.to(itype), row_col.to(itype), (2 * v, v), position.to(itype))
     return order, pairs, rows_layout
 
 
@@ -197,7 +208,7 @@ class ConvGeometry:
             raise ValueError(f"edge_weight must be [E] or [E, R] with E = {num_edges}, got {tuple(edge_weight.shape)}.")
         self.edge_weight = edge_weight.detach()
         self._layouts: dict[torch.device, tuple] = {}
-        self._stacks: dict[tuple, tuple[_Pattern, _Pattern]] = {}
+        self._indices: dict[tuple, list[tuple[Tensor, Tensor]]] = {}
         self._operators: dict[tuple, EdgeOperator] = {}
 
     @classmethod
@@ -234,15 +245,19 @@ class ConvGeometry:
         return self._layouts[device]
 
     def _stacked(self, order: int, terms: int, device: torch.device) -> tuple[_Pattern, _Pattern]:
-        """The patterns of a ``terms``-term operator of ``order`` and of its transpose."""
-        key = (order == 0, terms, device)
-        if key not in self._stacks:
-            _, _, pairs_in, rows_in, pairs_out, rows_out = self._layout(device)
-            if order == 0:  # rows (i, re/im) -> (i, q, re/im); columns (i, re/im) likewise
-                self._stacks[key] = (rows_in.repeat_rows(terms, 2), pairs_out.repeat_cols(terms, 2))
-            else:  # rows i -> (i, q); columns i -> (i, q)
-                self._stacks[key] = (pairs_in.repeat_rows(terms, 1), rows_out.repeat_cols(terms, 1))
-        return self._stacks[key]
+        """The patterns of a ``terms``-term operator of ``order`` and of its transpose.
+
+        Their index tensors are kept and shared by every operator with as many terms; the
+        value positions are needed only while building and are recomputed rather than kept
+        (they would take as much memory again)."""
+        _, _, pairs_in, rows_in, pairs_out, rows_out = self._layout(device)
+        if order == 0:  # rows (i, re/im) -> (i, q, re/im); columns (i, re/im) likewise
+            patterns = (rows_in.repeat_rows(terms, 2), pairs_out.repeat_cols(terms, 2))
+        else:  # rows i -> (i, q); columns i -> (i, q)
+            patterns = (pairs_in.repeat_rows(terms, 1), rows_out.repeat_cols(terms, 1))
+        shared = self._indices.setdefault((order == 0, terms, device), [(p.crow, p.col) for p in patterns])
+        forward, backward = (replace(p, crow=crow, col=col) for p, (crow, col) in zip(patterns, shared))
+        return forward, backward
 
     def _build(self, order: int, freqs: Sequence[int], dtype, device) -> EdgeOperator:
         by_target, by_source = self._layout(device)[:2]
