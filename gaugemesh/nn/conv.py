@@ -96,9 +96,8 @@ class GemConv(MessagePassing):
             raise ValueError(f"x has {x.size(0)} vertices but the geometry has {geometry.num_nodes}.")
         if geometry.num_radial != self.num_radial:
             raise ValueError(f"edge_weight has {geometry.num_radial} radial weights per edge, layer expects {self.num_radial}.")
-        operators = {
-            n: geometry.operator(n, freqs, x.dtype, x.device) for n, freqs in self.neighbour.frequency_list.items()
-        }
+        groups = {n: tuple(by_out.values()) for n, by_out in self.neighbour.frequencies.items()}
+        operators = geometry.operators(groups, x.dtype, x.device)
         if self._in_order.numel():
             x = x[:, self._in_order]
         bias = self.self_interaction.bias

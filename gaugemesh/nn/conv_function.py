@@ -178,15 +178,16 @@ class GemConvFunction(torch.autograd.Function):
                 for block in plan.groups[n]:
                     torch.mm(block.columns(aggregate).t(), grads[block.out_order], out=block.of(grad_w))
             if need_x:
-                grad_aggregate = torch.empty_like(aggregate)
-                for block in plan.groups[n]:
-                    block.columns(grad_aggregate).addmm_(grads[block.out_order], block.of(weight).t(), beta=0)
                 # the gradient of the operator's input: [V, C] for order 0, [2V, 2C] ([u; i u]) above
                 rows = x.size(0) if n == 0 else 2 * x.size(0)
                 grad_source = x.new_empty(rows, stop - start)
-                _sparse_into(grad_source, operators[n].matrix_t, grad_aggregate)
+                for index, (block, transpose) in enumerate(zip(plan.groups[n], operators[n].transposes)):
+                    # one group's aggregate gradient at a time: [V, Q_g 2C], not [V, Q 2C]
+                    grad_group = torch.mm(grads[block.out_order], block.of(weight).t())
+                    _sparse_into(grad_source, transpose, grad_group, accumulate=index > 0)
+                    del grad_group
                 grad_x[:, start:stop] = grad_source if n == 0 else _pair_grad(grad_source)
-                del grad_aggregate, grad_source  # before the next order's buffers are allocated
+                del grad_source  # before the next order's buffers are allocated
             if n in plan.self_blocks:
                 block, g = plan.self_blocks[n], grads[n]
                 if need_w:
@@ -196,9 +197,10 @@ class GemConvFunction(torch.autograd.Function):
         return grad_x, grad_w, grad_b, None, None
 
 
-def _sparse_into(out: Tensor, matrix: Tensor, dense: Tensor) -> None:
-    """``out = matrix @ dense`` in place, with both dense sides viewed as the rows the
-    matrix reads and writes (the stacked terms of a vertex are consecutive rows)."""
+def _sparse_into(out: Tensor, matrix: Tensor, dense: Tensor, accumulate: bool = False) -> None:
+    """``out = matrix @ dense`` (``+=`` with ``accumulate``) in place, with both dense sides
+    viewed as the rows the matrix reads and writes (the stacked terms of a vertex are
+    consecutive rows)."""
     dense = dense.view(matrix.size(1), -1)
     rows = out.view(matrix.size(0), dense.size(1))
-    torch.addmm(rows, matrix, dense, beta=0, out=rows)
+    torch.addmm(rows, matrix, dense, beta=1 if accumulate else 0, out=rows)

@@ -22,17 +22,22 @@ Stacking the terms row by row, rather than one matrix per term, makes the ``Q`` 
 read each neighbour's features while they are in cache, and lets the dense weights of the
 terms that share an output order act as one matrix.
 
-The index patterns depend on the graph and ``Q`` only and are shared by every operator
-with the same ``Q``; an operator costs only its values, ``4 Q E`` numbers with its
-transpose. The transpose is stored because on CPU a product with a transposed CSR view is
-an order of magnitude slower than with a second CSR matrix.
+The transpose, for the backward pass, is stored in pieces: one CSR matrix per *group* of
+terms (the terms that serve one output order), so that the backward pass needs the
+gradient of one group's aggregates at a time rather than of all ``Q``. It is stored at
+all because on CPU a product with a transposed CSR view is an order of magnitude slower
+than with a second CSR matrix.
+
+The index patterns depend on the graph and the number of terms only and are shared by every
+operator with as many terms; an operator costs its values, ``4 Q E`` numbers with its
+transpose, plus indices for the pattern sizes no other operator used yet.
 """
 
 from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass, replace
-from typing import Sequence
+from typing import Mapping, NamedTuple, Sequence
 
 import torch
 from torch import Tensor
@@ -42,17 +47,23 @@ __all__ = ["ConvGeometry", "EdgeOperator", "GeometryCache"]
 
 @dataclass(frozen=True)
 class EdgeOperator:
-    """The stacked operator ``A`` of one input order and its transpose ``A^T`` (CSR).
+    """The stacked operator ``A`` of one input order and its transpose (CSR), by groups.
 
     Attributes:
         matrix: ``[V Q, 2 V]`` for order ``n >= 1``, ``[2 V Q, V]`` for order 0.
-        matrix_t: Its transpose.
-        terms: ``Q``, the number of stacked ``(frequency, radial)`` terms.
+        transposes: For each group of ``Q_g`` consecutive terms, the transpose of its rows
+            of ``A``: ``[2 V, V Q_g]`` for order ``n >= 1``, ``[V, 2 V Q_g]`` for order 0.
+        group_terms: ``Q_g`` of each group.
     """
 
     matrix: Tensor
-    matrix_t: Tensor
-    terms: int
+    transposes: tuple[Tensor, ...]
+    group_terms: tuple[int, ...]
+
+    @property
+    def terms(self) -> int:
+        """``Q``, the number of stacked ``(frequency, radial)`` terms."""
+        return sum(self.group_terms)
 
 
 @dataclass(frozen=True)
@@ -207,7 +218,6 @@ class ConvGeometry:
         if edge_weight.dim() != 2 or edge_weight.size(0) != num_edges:
             raise ValueError(f"edge_weight must be [E] or [E, R] with E = {num_edges}, got {tuple(edge_weight.shape)}.")
         self.edge_weight = edge_weight.detach()
-        self._layouts: dict[torch.device, tuple] = {}
         self._indices: dict[tuple, list[tuple[Tensor, Tensor]]] = {}
         self._operators: dict[tuple, EdgeOperator] = {}
 
@@ -222,47 +232,66 @@ class ConvGeometry:
         """``R``, the number of radial weights per edge."""
         return self.edge_weight.size(1)
 
-    def operator(self, order: int, freqs: Sequence[int], dtype: torch.dtype, device) -> EdgeOperator:
-        """The stacked operator of input ``order``: one term per frequency in ``freqs`` and
-        radial weight, frequency-major (``q = (k0, r0), (k0, r1), ..., (k1, r0), ...``).
+    def operator(self, order: int, groups: Sequence[Sequence[int]], dtype: torch.dtype, device) -> EdgeOperator:
+        """The stacked operator of input ``order``: one term per frequency of ``groups``
+        (flattened) and radial weight, frequency-major (``q = (k0, r0), (k0, r1), ...,
+        (k1, r0), ...``); its transpose is split by ``groups``.
 
         Shapes:
-            - order 0: ``matrix`` ``[2 V Q, V]`` (rows ``(i, q, re/im)``), ``matrix_t`` ``[V, 2 V Q]``
-            - order >= 1: ``matrix`` ``[V Q, 2 V]`` (rows ``(i, q)``), ``matrix_t`` ``[2 V, V Q]``
+            - order 0: ``matrix`` ``[2 V Q, V]`` (rows ``(i, q, re/im)``); transposes
+              ``[V, 2 V Q_g]``
+            - order >= 1: ``matrix`` ``[V Q, 2 V]`` (rows ``(i, q)``); transposes
+              ``[2 V, V Q_g]``
         """
-        key = (order, tuple(freqs), dtype, torch.device(device))
-        if key not in self._operators:
-            self._operators[key] = self._build(order, freqs, dtype, torch.device(device))
-        return self._operators[key]
+        return self.operators({order: groups}, dtype, device)[order]
 
-    def _layout(self, device: torch.device) -> tuple:
-        """Per device: the edge orders and the single-term index patterns."""
-        if device not in self._layouts:
-            source, target = self.edge_index.to(device)
-            by_target, pairs_in, rows_in = _patterns(target, source, self.num_nodes)
-            by_source, pairs_out, rows_out = _patterns(source, target, self.num_nodes)
-            self._layouts[device] = (by_target, by_source, pairs_in, rows_in, pairs_out, rows_out)
-        return self._layouts[device]
+    def operators(self, groups: Mapping[int, Sequence[Sequence[int]]], dtype: torch.dtype, device) -> dict[int, EdgeOperator]:
+        """:meth:`operator` for every ``order: groups`` item, built together."""
+        device = torch.device(device)
+        keys = {n: (n, tuple(map(tuple, g)), dtype, device) for n, g in groups.items()}
+        missing = [n for n, key in keys.items() if key not in self._operators]
+        if missing:
+            # The single-term layouts are needed only while building; kept, they would cost
+            # about a third as much as the operators themselves.
+            layout = _Layout.of(self.edge_index.to(device), self.num_nodes)
+            for n in missing:
+                self._operators[keys[n]] = self._build(n, keys[n][1], dtype, device, layout)
+        return {n: self._operators[key] for n, key in keys.items()}
 
-    def _stacked(self, order: int, terms: int, device: torch.device) -> tuple[_Pattern, _Pattern]:
-        """The patterns of a ``terms``-term operator of ``order`` and of its transpose.
+    def _shared(self, pattern: _Pattern, key: tuple) -> _Pattern:
+        """``pattern`` with the index tensors of the first pattern built under ``key``.
 
-        Their index tensors are kept and shared by every operator with as many terms; the
-        value positions are needed only while building and are recomputed rather than kept
-        (they would take as much memory again)."""
-        _, _, pairs_in, rows_in, pairs_out, rows_out = self._layout(device)
+        The value positions are needed only while building and are recomputed with the
+        pattern rather than kept (they would take as much memory again as the indices)."""
+        crow, col = self._indices.setdefault(key, (pattern.crow, pattern.col))
+        return replace(pattern, crow=crow, col=col)
+
+    def _build(self, order: int, groups: tuple[tuple[int, ...], ...], dtype, device, layout: _Layout) -> EdgeOperator:
+        radial = self.num_radial
+        freqs = [k for group in groups for k in group]
+        terms = len(freqs) * radial
+        values = self._values(order, freqs, dtype, device)  # [Q, E, re/im]
+        values_in, values_out = values[:, layout.by_target], values[:, layout.by_source]
         if order == 0:  # rows (i, re/im) -> (i, q, re/im); columns (i, re/im) likewise
-            patterns = (rows_in.repeat_rows(terms, 2), pairs_out.repeat_cols(terms, 2))
+            forward = layout.rows_in.repeat_rows(terms, 2)
         else:  # rows i -> (i, q); columns i -> (i, q)
-            patterns = (pairs_in.repeat_rows(terms, 1), rows_out.repeat_cols(terms, 1))
-        shared = self._indices.setdefault((order == 0, terms, device), [(p.crow, p.col) for p in patterns])
-        forward, backward = (replace(p, crow=crow, col=col) for p, (crow, col) in zip(patterns, shared))
-        return forward, backward
+            forward = layout.pairs_in.repeat_rows(terms, 1)
+        forward = self._shared(forward, ("rows", order == 0, terms, device))
+        matrix = forward.csr(forward.arrange(values_in.flatten()))
+        transposes, start = [], 0
+        for group in groups:
+            count = len(group) * radial
+            if order == 0:
+                backward = layout.pairs_out.repeat_cols(count, 2)
+            else:
+                backward = layout.rows_out.repeat_cols(count, 1)
+            backward = self._shared(backward, ("cols", order == 0, count, device))
+            transposes.append(backward.csr(backward.arrange(values_out[start : start + count].flatten())))
+            start += count
+        return EdgeOperator(matrix, tuple(transposes), tuple(len(group) * radial for group in groups))
 
-    def _build(self, order: int, freqs: Sequence[int], dtype, device) -> EdgeOperator:
-        by_target, by_source = self._layout(device)[:2]
-        terms = len(freqs) * self.num_radial
-        forward, backward = self._stacked(order, terms, device)
+    def _values(self, order: int, freqs: Sequence[int], dtype, device) -> Tensor:
+        """``w^r exp(i (k theta + n g))`` for every ``(k, r)`` term and edge: ``[Q, E, re/im]``."""
         # Phases in the more precise of the two dtypes, so float64 features get float64 operators.
         work = torch.promote_types(self.theta.dtype, dtype)
         theta, transport = self.theta.to(device, work), self.transport.to(device, work)
@@ -270,10 +299,25 @@ class ConvGeometry:
         k = torch.tensor(list(freqs), dtype=work, device=device)
         phase = k[:, None] * theta + order * transport  # [K, E]
         unit = torch.stack([torch.cos(phase), torch.sin(phase)], -1)  # [K, E, re/im]
-        values = (unit[:, None] * weight.t()[None, :, :, None]).to(dtype).flatten(0, 1)  # [Q, E, re/im]
-        values_in, values_out = values[:, by_target].flatten(), values[:, by_source].flatten()
-        matrix, matrix_t = forward.csr(forward.arrange(values_in)), backward.csr(backward.arrange(values_out))
-        return EdgeOperator(matrix, matrix_t, terms)
+        return (unit[:, None] * weight.t()[None, :, :, None]).to(dtype).flatten(0, 1)
+
+
+class _Layout(NamedTuple):
+    """The edge orders of a graph and its single-term index patterns (see :func:`_patterns`)."""
+
+    by_target: Tensor
+    by_source: Tensor
+    pairs_in: _Pattern
+    rows_in: _Pattern
+    pairs_out: _Pattern
+    rows_out: _Pattern
+
+    @classmethod
+    def of(cls, edge_index: Tensor, num_nodes: int) -> _Layout:
+        source, target = edge_index
+        by_target, pairs_in, rows_in = _patterns(target, source, num_nodes)
+        by_source, pairs_out, rows_out = _patterns(source, target, num_nodes)
+        return cls(by_target, by_source, pairs_in, rows_in, pairs_out, rows_out)
 
 
 class GeometryCache:

@@ -33,18 +33,29 @@ def stacked_dense(geometry: ConvGeometry, order: int, freqs) -> torch.Tensor:
     return stacked.reshape(v * len(terms) * rows_per_vertex, -1)
 
 
-@pytest.mark.parametrize("order,freqs", [(0, (0, 1, 2)), (1, (-1, 0, -2, 1, -3)), (2, (-2, -1, -3))])
-def test_operator_matches_dense_and_transpose(order, freqs):
+def assert_matches_dense(op, geometry: ConvGeometry, order: int, groups) -> None:
+    """The stacked matrix, and each group's transpose, against :func:`stacked_dense`."""
+    freqs = [k for group in groups for k in group]
+    torch.testing.assert_close(op.matrix.to_dense(), stacked_dense(geometry, order, freqs))
+    assert op.group_terms == tuple(len(group) * geometry.num_radial for group in groups)
+    assert len(op.transposes) == len(groups)
+    for group, transpose in zip(groups, op.transposes):
+        torch.testing.assert_close(transpose.to_dense(), stacked_dense(geometry, order, group).t())
+
+
+GROUPS = [(0, ((0,), (1,), (2,))), (1, ((-1,), (0, -2), (1, -3))), (2, ((-2,), (-1, -3)))]
+
+
+@pytest.mark.parametrize("order,groups", GROUPS)
+def test_operator_matches_dense_and_transpose(order, groups):
     data = random_geometry(0, dtype=torch.float64, seed=5)
     # shuffle the edges: the builder must not rely on the input order
     perm = torch.randperm(data.edge_index.size(1), generator=torch.Generator().manual_seed(0))
     w = torch.rand(perm.numel(), 2, dtype=torch.float64)
     geometry = ConvGeometry(data.edge_index[:, perm], data.theta[perm], data.transport[perm], w)
-    op = geometry.operator(order, freqs, torch.float64, "cpu")
-    assert op.terms == 2 * len(freqs)
-    expected = stacked_dense(geometry, order, freqs)
-    torch.testing.assert_close(op.matrix.to_dense(), expected)
-    torch.testing.assert_close(op.matrix_t.to_dense(), expected.t())
+    op = geometry.operator(order, groups, torch.float64, "cpu")
+    assert op.terms == 2 * sum(len(group) for group in groups)
+    assert_matches_dense(op, geometry, order, groups)
 
 
 def test_operator_applies_the_complex_sum():
@@ -53,7 +64,7 @@ def test_operator_applies_the_complex_sum():
     data = random_geometry(0, dtype=torch.float64, seed=7)
     geometry = ConvGeometry(data.edge_index, data.theta, data.transport, data.edge_weight)
     freqs = (2, -1)
-    op = geometry.operator(1, freqs, torch.float64, "cpu")
+    op = geometry.operator(1, (freqs,), torch.float64, "cpu")
     u = torch.randn(data.num_nodes, 3, dtype=torch.complex128)
     source = torch.stack([u, 1j * u], 1)  # rows (j, 0/1)
     source = torch.view_as_real(source).reshape(2 * data.num_nodes, 6)
@@ -69,13 +80,13 @@ def test_operators_share_their_indices():
     """Only the values are per operator: operators with as many terms reuse one index pattern."""
     data = random_geometry(0, dtype=torch.float32, seed=8)
     geometry = ConvGeometry(data.edge_index, data.theta, data.transport)
-    ops = [geometry.operator(1, (0, 1), torch.float32, "cpu"), geometry.operator(2, (3, -4), torch.float32, "cpu")]
-    ops.append(geometry.operator(2, (3, -4), torch.float64, "cpu"))
-    for attr in ("matrix", "matrix_t"):
-        cols = {getattr(op, attr).col_indices().data_ptr() for op in ops}
-        crows = {getattr(op, attr).crow_indices().data_ptr() for op in ops}
-        assert len(cols) == 1 and len(crows) == 1
-        assert getattr(ops[0], attr).col_indices().dtype == torch.int32
+    ops = [geometry.operator(1, ((0,), (1,)), torch.float32, "cpu"), geometry.operator(2, ((3,), (-4,)), torch.float32, "cpu")]
+    ops.append(geometry.operator(2, ((3,), (-4,)), torch.float64, "cpu"))
+    matrices = [op.matrix for op in ops] + [t for op in ops for t in op.transposes]
+    for group in ([op.matrix for op in ops], [t for op in ops for t in op.transposes]):
+        assert len({m.col_indices().data_ptr() for m in group}) == 1
+        assert len({m.crow_indices().data_ptr() for m in group}) == 1
+    assert all(m.col_indices().dtype == torch.int32 for m in matrices)
 
 
 def test_default_edge_weight_is_mean():
@@ -91,7 +102,5 @@ def test_operator_with_isolated_and_sink_vertices(order):
     edge_index = torch.tensor([[0, 2, 2, 4], [2, 0, 4, 2]])  # 1 and 5 isolated, 3 missing
     theta = torch.tensor([0.3, -1.2, 2.0, 0.7], dtype=torch.float64)
     geometry = ConvGeometry(edge_index, theta, -theta, num_nodes=6)
-    op = geometry.operator(order, (1, -2), torch.float64, "cpu")
-    expected = stacked_dense(geometry, order, (1, -2))
-    torch.testing.assert_close(op.matrix.to_dense(), expected)
-    torch.testing.assert_close(op.matrix_t.to_dense(), expected.t())
+    groups = ((1,), (-2, 0))
+    assert_matches_dense(geometry.operator(order, groups, torch.float64, "cpu"), geometry, order, groups)
