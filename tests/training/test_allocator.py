@@ -38,10 +38,12 @@ def test_freed_memory_is_reused_without_page_faults():
     changed, faults = run(None)
     if not changed:
         pytest.skip("this C library has no mallopt (not glibc)")
-    default_changed, default_faults = run("default")
-    assert not default_changed
-    # glibc's defaults give much of the 160 MB (40,000 pages) back after each step: 43,000
-    # to 205,000 faults over the five in repeated runs here (its dynamic thresholds decide).
-    # Kept memory needs almost none.
-    assert default_faults > 25_000, default_faults
-    assert faults < 1000, faults
+    # The five steps touch 5 x 40,000 pages. Kept memory needs almost none of them faulted
+    # in again (0 to 2,048 here: at most one buffer). glibc's defaults give much of it back
+    # after each step, but not always: 2,000 to 205,000 faults in repeated runs here, so
+    # that side is not asserted.
+    assert faults < 10_000, faults
+
+
+def test_opt_out():
+    assert run("default")[0] is False
