@@ -16,7 +16,8 @@ through that first call (which builds GemConv's geometry operators) and a second
 
 - "tensor": the peak of live tensor memory, from PyTorch's memory profiler timeline;
 - "RSS": the rise of the process's peak resident set size (``ru_maxrss``), which adds
-  the C allocator's caching and fragmentation.
+  the C allocator's caching and fragmentation; measured in a process of its own, without
+  the profiler, whose records took up to 1.3 GB more at 160k vertices.
 
 On CUDA both are ``torch.cuda.max_memory_allocated`` above the allocation before the call.
 
@@ -128,8 +129,9 @@ def worker(kind: str, size: str, channels: int, device: str, repeats: int) -> di
     return {"fwd": fwd, "both": both, "first": first, "V": data.num_nodes}
 
 
-def memory_worker(kind: str, size: str, channels: int, device: str) -> dict:
-    """Extra memory of the first two forward+backward passes, in their own process."""
+def memory_worker(kind: str, size: str, channels: int, device: str, resident: bool = False) -> dict:
+    """Extra memory of the first two forward+backward passes, in their own process: live
+    tensors (profiled), or with ``resident`` the rise of peak RSS (not profiled)."""
     torch.set_num_threads(2)
     torch.manual_seed(0)
     _, warm, _ = setup(kind, "tiny", channels, device)
@@ -140,6 +142,11 @@ def memory_worker(kind: str, size: str, channels: int, device: str) -> dict:
         for _ in range(2):
             forward().sum().backward()
 
+    if resident and device != "cuda":
+        rss_before = _rss_mb()
+        two_steps()
+        return {"rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 - rss_before}  # KiB on Linux
+
     if device == "cuda":
         torch.cuda.synchronize()
         torch.cuda.reset_peak_memory_stats()
@@ -147,13 +154,11 @@ def memory_worker(kind: str, size: str, channels: int, device: str) -> dict:
         two_steps()
         torch.cuda.synchronize()
         extra = (torch.cuda.max_memory_allocated() - base) / 2**20
-        return {"tensor_mb": extra, "rss_mb": extra}
+        return {"tensor_mb": extra, "rss_mb": extra}  # one figure on CUDA
     from torch.profiler import profile
 
-    rss_before = _rss_mb()
     with profile(profile_memory=True, record_shapes=True, with_stack=True) as prof:
         two_steps()
-    rss_peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "timeline.json")
         with warnings.catch_warnings():
@@ -162,10 +167,10 @@ def memory_worker(kind: str, size: str, channels: int, device: str) -> dict:
         with open(path) as f:
             _, sizes = json.load(f)
     totals = [sum(s) for s in sizes]
-    return {"tensor_mb": (max(totals) - totals[0]) / 2**20, "rss_mb": rss_peak - rss_before}
+    return {"tensor_mb": (max(totals) - totals[0]) / 2**20}
 
 
-def run_worker(kind, size, channels, device, repeats, malloc="default", modes=("time", "memory")) -> dict:
+def run_worker(kind, size, channels, device, repeats, malloc="default", modes=("time", "memory", "rss")) -> dict:
     out = {}
     for mode in modes:
         cmd = [sys.executable, __file__, "--worker", mode, kind, size, str(channels), device, str(repeats), malloc]
@@ -192,7 +197,7 @@ def main() -> None:
         if mode == "time":
             print(json.dumps(worker(kind, size, int(channels), device, int(repeats))))
         else:
-            print(json.dumps(memory_worker(kind, size, int(channels), device)))
+            print(json.dumps(memory_worker(kind, size, int(channels), device, resident=mode == "rss")))
         return
     sizes = ["10k"] if args.quick else args.sizes.split(",")
     repeats = 3 if args.quick else 5
