@@ -96,8 +96,7 @@ class GemConv(MessagePassing):
             raise ValueError(f"x has {x.size(0)} vertices but the geometry has {geometry.num_nodes}.")
         if geometry.num_radial != self.num_radial:
             raise ValueError(f"edge_weight has {geometry.num_radial} radial weights per edge, layer expects {self.num_radial}.")
-        groups = {n: tuple(by_out.values()) for n, by_out in self.neighbour.frequencies.items()}
-        operators = geometry.operators(groups, x.dtype, x.device)
+        operators = geometry.operators(self.neighbour.frequency_groups, x.dtype, x.device)
         if self._in_order.numel():
             x = x[:, self._in_order]
         bias = self.self_interaction.bias

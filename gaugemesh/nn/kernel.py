@@ -66,7 +66,7 @@ class NeighbourKernel(nn.Module):
     """Learnable ``W`` of the neighbour kernel, one set per radial basis function.
 
     :attr:`pieces` lists the aggregates GemConv forms, ordered by input order, then
-    frequency (grouped by output order, :attr:`frequency_list`), then radial weight;
+    frequency (grouped by output order, :attr:`frequency_groups`), then radial weight;
     :meth:`piece_weight` is the dense matrix applied to each.
 
     Args:
@@ -81,7 +81,8 @@ class NeighbourKernel(nn.Module):
         super().__init__()
         self.in_type, self.out_type, self.num_radial = in_type, out_type, num_radial
         self.frequencies = {n: neighbour_frequencies(n, out_type.orders) for n in in_type.orders}
-        self.frequency_list = {n: tuple(k for ks in f.values() for k in ks) for n, f in self.frequencies.items()}
+        # per input order, its frequencies grouped by output order: the operator groups of GemConv
+        self.frequency_groups = {n: tuple(f.values()) for n, f in self.frequencies.items()}
         self.pieces = [
             Piece(n, m, k, conjugate=index == 1, radial=r)
             for n in in_type.orders
