@@ -7,9 +7,25 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "datasets"
 TEST_MESHES = SHARED / "test_meshes"
+
+
+#: Devices for tests that must hold everywhere: CUDA runs wherever torch sees a GPU (marker
+#: ``cuda``, so ``pytest -m cuda`` runs those alone) and is skipped, with the reason, elsewhere.
+CUDA = pytest.param("cuda", marks=[
+    pytest.mark.cuda,
+    pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device; torch.cuda.is_available() is False"),
+])
+DEVICES = ["cpu", CUDA]
+
+
+@pytest.fixture(params=DEVICES)
+def device(request) -> str:
+    """Every device this machine has: ``"cpu"``, and ``"cuda"`` where torch sees a GPU."""
+    return request.param
 
 
 def require(path: Path) -> Path:

@@ -10,6 +10,7 @@ from gaugemesh.nn.kernel import NeighbourKernel
 from gaugemesh.nn.linear import Linear
 from gaugemesh.nn.conv_function import ConvPlan, GemConvFunction
 from gaugemesh.nn.operators import ConvGeometry, GeometryCache
+from gaugemesh.nn.precision import result_dtype, working_dtype
 from gaugemesh.so2 import FieldType
 
 __all__ = ["GemConv"]
@@ -96,12 +97,16 @@ class GemConv(MessagePassing):
             raise ValueError(f"x has {x.size(0)} vertices but the geometry has {geometry.num_nodes}.")
         if geometry.num_radial != self.num_radial:
             raise ValueError(f"edge_weight has {geometry.num_radial} radial weights per edge, layer expects {self.num_radial}.")
-        operators = geometry.operators(self.neighbour.frequency_groups, x.dtype, x.device)
+        # float32 at least, under autocast too: see gaugemesh.nn.precision
+        dtype, out_dtype = working_dtype(x), result_dtype(x)
+        operators = geometry.operators(self.neighbour.frequency_groups, dtype, x.device)
+        x = x.to(dtype)
         if self._in_order.numel():
             x = x[:, self._in_order]
         bias = self.self_interaction.bias
-        out = _apply(x, self.weight().to(x.dtype), None if bias is None else bias.to(x.dtype), self.plan, operators)
-        return out[:, self._out_unorder] if self._out_unorder.numel() else out
+        out = _apply(x, self.weight().to(dtype), None if bias is None else bias.to(dtype), self.plan, operators)
+        out = out[:, self._out_unorder] if self._out_unorder.numel() else out
+        return out.to(out_dtype)
 
     def weight(self) -> Tensor:
         """Every dense matrix of the layer, flat, in the order of :attr:`plan` (one gather)."""

@@ -17,6 +17,7 @@ from torch.autograd.function import once_differentiable
 
 from gaugemesh.nn.kernel import NeighbourKernel
 from gaugemesh.nn.operators import EdgeOperator
+from gaugemesh.nn.precision import without_autocast
 from gaugemesh.so2 import FieldType, irrep_dim
 
 __all__ = ["ConvPlan", "GemConvFunction"]
@@ -128,10 +129,12 @@ class GemConvFunction(torch.autograd.Function):
     Every product writes straight into its destination (``addmm`` with ``beta = 0`` or
     ``out=``): on CPU, ``A @ x`` with a CSR ``A`` allocates, zero-fills and copies its
     result, which took 4-9 times as long as the product itself at 10k vertices, and fresh
-    zero-filled buffers cost page faults on top.
+    zero-filled buffers cost page faults on top. Those buffers are why both passes run with
+    autocast off, in the dtype of ``x`` (:mod:`gaugemesh.nn.precision`).
     """
 
     @staticmethod
+    @without_autocast
     def forward(ctx, x: Tensor, weight: Tensor, bias: Tensor | None, plan: ConvPlan, operators: dict[int, EdgeOperator]):
         v = x.size(0)
         out = x.new_empty(v, sum(stop - start for start, stop in plan.out_ranges.values()))
@@ -164,6 +167,7 @@ class GemConvFunction(torch.autograd.Function):
 
     @staticmethod
     @once_differentiable
+    @without_autocast
     def backward(ctx, grad_out: Tensor):
         x, weight, *aggregates = ctx.saved_tensors
         plan, operators = ctx.plan, ctx.operators

@@ -9,6 +9,7 @@ import torch
 from torch import Tensor, nn
 from torch.autograd.function import once_differentiable
 
+from gaugemesh.nn.precision import result_dtype, without_autocast, working_dtype
 from gaugemesh.so2 import FieldType
 
 __all__ = ["GatedNonlinearity", "NormNonlinearity", "RegularNonlinearity"]
@@ -85,10 +86,12 @@ class RegularNonlinearity(nn.Module):
         else:  # missing copies of an order stay zero
             coefficients = x.new_zeros(*x.shape[:-1], width).index_copy_(-1, self._slot, x)
         coefficients = coefficients.unflatten(-1, (self.num_channels, -1))  # [..., C, 2M + 1]
-        sample, project = self._sample.to(x.dtype), self._project.to(x.dtype)
-        if type(self.activation) is nn.ReLU:
-            out = _SampledReLU.apply(coefficients, sample, project)
-        else:
+        if type(self.activation) is nn.ReLU:  # fused: float32 at least (gaugemesh.nn.precision)
+            dtype = working_dtype(x)
+            sample, project = self._sample.to(dtype), self._project.to(dtype)
+            out = _SampledReLU.apply(coefficients.to(dtype), sample, project).to(result_dtype(x))
+        else:  # any activation: plain products, which follow autocast
+            sample, project = self._sample.to(x.dtype), self._project.to(x.dtype)
             out = self.activation(coefficients @ sample) @ project
         return out.flatten(-2).index_select(-1, self._slot)
 
@@ -103,6 +106,7 @@ class _SampledReLU(torch.autograd.Function):
     times forward and three times backward, which took most of the layer's time."""
 
     @staticmethod
+    @without_autocast
     def forward(ctx, coefficients: Tensor, sample: Tensor, project: Tensor) -> Tensor:
         flat = coefficients.reshape(-1, coefficients.size(-1))
         out = flat.new_empty(flat.size(0), project.size(1))
@@ -116,6 +120,7 @@ class _SampledReLU(torch.autograd.Function):
 
     @staticmethod
     @once_differentiable
+    @without_autocast
     def backward(ctx, grad: Tensor):
         positive, sample, project = ctx.saved_tensors
         flat = grad.reshape(-1, grad.size(-1))
@@ -172,9 +177,10 @@ class NormNonlinearity(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         self.in_type.check(x)
         # eps inside the root keeps the gradient finite at f = 0; it does not affect equivariance.
-        norm = torch.sqrt(self.in_type.squared_norms(x) + self.eps**2)
+        # Norms in float32 at least: in float16, eps^2 underflows and |f|^2 overflows past 256.
+        norm = torch.sqrt(self.in_type.squared_norms(x.to(working_dtype(x))) + self.eps**2)
         shifted = norm if self.bias is None else norm - self.bias[self._vector_of_field]
-        scale = (self.activation(shifted) / norm)[..., self._field]
+        scale = (self.activation(shifted) / norm).to(x.dtype)[..., self._field]
         return torch.where(self._scalar, self.activation(x), x * scale)
 
     def extra_repr(self) -> str:

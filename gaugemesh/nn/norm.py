@@ -6,6 +6,7 @@ import torch
 from torch import Tensor, nn
 from torch.autograd.function import once_differentiable
 
+from gaugemesh.nn.precision import result_dtype, without_autocast, working_dtype
 from gaugemesh.so2 import FieldType
 
 __all__ = ["BatchNorm"]
@@ -70,6 +71,11 @@ class BatchNorm(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         self.in_type.check(x)
+        # Statistics sum over every vertex: float32 at least (gaugemesh.nn.precision).
+        out_dtype = result_dtype(x)
+        return self._normalise(x.to(working_dtype(x))).to(out_dtype)
+
+    def _normalise(self, x: Tensor) -> Tensor:
         mean, var = self._statistics(x)
         inv_std = torch.rsqrt(var + self.eps)
         weight = None if self.weight is None else self.weight.to(x.dtype)
@@ -101,6 +107,7 @@ class _TrainBatchNorm(torch.autograd.Function):
     """
 
     @staticmethod
+    @without_autocast
     def forward(ctx, x, weight, bias, mean, inv_std, layer: BatchNorm):
         scale = inv_std if weight is None else inv_std * weight
         ctx.layer, ctx.has_weight, ctx.has_bias = layer, weight is not None, bias is not None
@@ -109,6 +116,7 @@ class _TrainBatchNorm(torch.autograd.Function):
 
     @staticmethod
     @once_differentiable
+    @without_autocast
     def backward(ctx, grad: Tensor):
         x, scale, mean, inv_std = ctx.saved_tensors
         layer, n = ctx.layer, x.size(0)

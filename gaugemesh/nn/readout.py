@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
+from gaugemesh.nn.precision import result_dtype, working_dtype
 from gaugemesh.so2 import FieldType
 
 __all__ = ["InvariantReadout"]
@@ -47,8 +48,9 @@ class InvariantReadout(nn.Module):
             return scalars
         vectors = x[..., self._vector_range] if self._vector_range else x[..., self._vector_index]
         pairs = vectors.unflatten(-1, (-1, 2))  # the fields of order >= 1, in layout order
+        pairs = pairs.to(working_dtype(pairs))  # in float16, eps^2 underflows and |f|^2 overflows past 256
         norms = (pairs * pairs).sum(-1).add_(self.eps**2).sqrt_()
-        return torch.cat([scalars, norms], -1)
+        return torch.cat([scalars.to(norms.dtype), norms], -1).to(result_dtype(x))
 
     def extra_repr(self) -> str:
         return f"{self.in_type} -> {self.out_type}, mode={self.mode!r}"
