@@ -66,8 +66,10 @@ class GemResBlock(nn.Module):
         same = self.in_type == self.out_type
         self.shortcut = nn.Identity() if same else Linear(self.in_type, self.out_type, bias=True)
 
-    def forward(self, x: Tensor, geometry: ConvGeometry) -> Tensor:
+    def forward(self, x: Tensor, geometry: ConvGeometry, gauge: Tensor | None = None) -> Tensor:
+        """``gauge`` ``[V]``: the frames the nonlinearities are evaluated in (see
+        :class:`~gaugemesh.nn.RegularNonlinearity`); ``None`` for the mesh's own."""
         self.in_type.check(x)
-        h = self.act1(self.norm1(self.conv1(x, geometry=geometry)))
-        h = self.act2(self.norm2(self.conv2(self.dropout(h), geometry=geometry)))
+        h = self.act1(self.norm1(self.conv1(x, geometry=geometry)), gauge)
+        h = self.act2(self.norm2(self.conv2(self.dropout(h), geometry=geometry)), gauge)
         return h + self.shortcut(x)

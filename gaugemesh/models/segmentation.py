@@ -8,7 +8,7 @@ import torch
 from torch import Tensor, nn
 
 from gaugemesh.models.block import GemResBlock
-from gaugemesh.nn import GeometryCache, InvariantReadout
+from gaugemesh.nn import ConvGeometry, GeometryCache, InvariantReadout
 from gaugemesh.so2 import FieldType
 
 __all__ = ["GemResNet"]
@@ -33,9 +33,16 @@ class GemResNet(nn.Module):
         batch_norm: Use :class:`~gaugemesh.nn.BatchNorm` after each convolution.
         num_radial: Radial weights per edge in ``data.edge_weight`` (``[E]`` means 1).
 
+    ``forward(data, geometry=None)`` takes the :class:`~gaugemesh.nn.ConvGeometry` of
+    ``data`` when the caller keeps one (a training loop assembling each batch's operators
+    from its meshes'); otherwise it keeps the last one it built. ``data.nonlinearity_gauge``,
+    when present, evaluates the nonlinearities in frames rotated by it: the same network as
+    on ``data`` in that gauge, for random gauge augmentation without new operators.
+
     Shapes:
         - data.x: ``[V, in_type.dim]``; data.edge_index ``[2, E]``; data.theta,
-          data.transport ``[E]``; data.edge_weight ``[E]`` or ``[E, R]`` (optional)
+          data.transport ``[E]``; data.edge_weight ``[E]`` or ``[E, R]`` (optional);
+          data.nonlinearity_gauge ``[V]`` (optional)
         - output: ``[V, num_classes]``
     """
 
@@ -66,13 +73,15 @@ class GemResNet(nn.Module):
         self.out_type = FieldType.scalars(num_classes)
         self._cache = GeometryCache()
 
-    def forward(self, data) -> Tensor:
+    def forward(self, data, geometry: ConvGeometry | None = None) -> Tensor:
         x = getattr(data, "x", None)
         if x is None:
             raise ValueError(f"GemResNet reads data.x of type {self.in_type}; data has no x.")
         self.in_type.check(x, "data.x")
-        weight = getattr(data, "edge_weight", None)
-        geometry = self._cache.get(data.edge_index, data.theta, data.transport, weight, x.size(0))
+        if geometry is None:
+            weight = getattr(data, "edge_weight", None)
+            geometry = self._cache.get(data.edge_index, data.theta, data.transport, weight, x.size(0))
+        gauge = getattr(data, "nonlinearity_gauge", None)
         for block in self.blocks:
-            x = block(x, geometry)
+            x = block(x, geometry, gauge)
         return self.classifier(self.readout(x))

@@ -29,6 +29,11 @@ class RegularNonlinearity(nn.Module):
     1e-1 at 8, 2e-2 at 16, 6e-3 at 32 and 1e-3 at 64; ``tests/nn/test_nonlinearity.py``
     prints the figures).
 
+    ``gauge`` evaluates the layer in frames rotated by ``gauge`` (``rho(gauge) act(rho(-gauge)
+    x)``): what the layer computes when the whole mesh is given that gauge, since every other
+    layer is exactly equivariant. A random ``gauge`` in training is thus the random gauge
+    augmentation of a whole network, with the geometry and its operators left untouched.
+
     Args:
         in_type: Feature type (the output type is the same).
         activation: Pointwise function of the samples (default ReLU).
@@ -36,6 +41,7 @@ class RegularNonlinearity(nn.Module):
 
     Shapes:
         - input: ``[V, in_type.dim]``
+        - gauge: ``[V]``, optional
         - output: ``[V, in_type.dim]``
     """
 
@@ -78,8 +84,13 @@ class RegularNonlinearity(nn.Module):
         weight[0] = 1.0 / num_samples  # DFT: a_0 is the mean, a_n and b_n twice the correlation
         return sample, (sample * weight).t()
 
-    def forward(self, x: Tensor) -> Tensor:
+    def forward(self, x: Tensor, gauge: Tensor | None = None) -> Tensor:
         self.in_type.check(x)
+        if gauge is None:
+            return self._sampled(x)
+        return self.in_type.transform(self._sampled(self.in_type.transform(x, -gauge)), gauge)
+
+    def _sampled(self, x: Tensor) -> Tensor:
         width = self.num_channels * self._sample.size(0)
         if width == self.in_type.dim:  # every slot filled: a permutation of the components
             coefficients = x.index_select(-1, self._component)
@@ -174,7 +185,9 @@ class NormNonlinearity(nn.Module):
         self.register_buffer("_vector_of_field", vector_field.clamp(min=0), persistent=False)
         self.register_buffer("_scalar", self.in_type.scalar_mask(), persistent=False)
 
-    def forward(self, x: Tensor) -> Tensor:
+    def forward(self, x: Tensor, gauge: Tensor | None = None) -> Tensor:
+        """``gauge`` is accepted for a common signature with :class:`RegularNonlinearity` and
+        ignored: this layer is exactly equivariant, so it computes the same in any frames."""
         self.in_type.check(x)
         # eps inside the root keeps the gradient finite at f = 0; it does not affect equivariance.
         # Norms in float32 at least: in float16, eps^2 underflows and |f|^2 overflows past 256.
@@ -216,7 +229,9 @@ class GatedNonlinearity(nn.Module):
         self.register_buffer("_gate_of_component", vector_field.clamp(min=0)[self.out_type.field_index()], persistent=False)
         self.register_buffer("_scalar", self.out_type.scalar_mask(), persistent=False)
 
-    def forward(self, x: Tensor) -> Tensor:
+    def forward(self, x: Tensor, gauge: Tensor | None = None) -> Tensor:
+        """``gauge`` is accepted for a common signature with :class:`RegularNonlinearity` and
+        ignored: this layer is exactly equivariant, so it computes the same in any frames."""
         self.in_type.check(x)
         features, gates = x[..., : self.out_type.dim], x[..., self.out_type.dim :]
         if self.num_gates == 0:

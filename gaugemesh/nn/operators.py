@@ -31,6 +31,12 @@ than with a second CSR matrix.
 The index patterns depend on the graph and the number of terms only and are shared by every
 operator with as many terms; an operator costs its values, ``4 Q E`` numbers with its
 transpose, plus indices for the pattern sizes no other operator used yet.
+
+A batch of meshes is one block-diagonal graph, and every operator of it is block diagonal
+too: :meth:`ConvGeometry.combine` assembles a batch's operators from those of its meshes
+(one concatenation of their indices and values) instead of building them again, so that a
+training loop that keeps one :class:`ConvGeometry` per mesh builds each mesh's operators
+once, not once per step.
 """
 
 from __future__ import annotations
@@ -64,6 +70,25 @@ class EdgeOperator:
     def terms(self) -> int:
         """``Q``, the number of stacked ``(frequency, radial)`` terms."""
         return sum(self.group_terms)
+
+    def tensors(self) -> list[Tensor]:
+        """Every index and value tensor of the operator (indices may be shared with others)."""
+        return [t for m in (self.matrix, *self.transposes) for t in (m.crow_indices(), m.col_indices(), m.values())]
+
+    @classmethod
+    def block_diagonal(cls, parts: Sequence[EdgeOperator]) -> EdgeOperator:
+        """The operator of a batch from those of its meshes, in batch order.
+
+        A batch numbers its vertices mesh by mesh, and every row and column index of an
+        operator is a vertex index times a fixed count (terms, re/im parts), so each matrix
+        of the batch is the block-diagonal matrix of the meshes' matrices.
+        """
+        group_terms = parts[0].group_terms
+        if any(p.group_terms != group_terms for p in parts):
+            raise ValueError("block_diagonal needs operators with the same terms.")
+        matrix = _block_diagonal_csr([p.matrix for p in parts])
+        transposes = tuple(_block_diagonal_csr(list(ts)) for ts in zip(*(p.transposes for p in parts)))
+        return cls(matrix, transposes, group_terms)
 
 
 @dataclass(frozen=True)
@@ -144,6 +169,24 @@ def _index_dtype(count: int) -> torch.dtype:
     return torch.int32 if count < 2**31 - 1 else torch.int64
 
 
+def _block_diagonal_csr(matrices: Sequence[Tensor]) -> Tensor:
+    """The block-diagonal CSR matrix of ``matrices``, first at the top left."""
+    if len(matrices) == 1:
+        return matrices[0]
+    rows = sum(m.size(0) for m in matrices)
+    cols = sum(m.size(1) for m in matrices)
+    nnz = sum(m.values().numel() for m in matrices)
+    itype = _index_dtype(max(nnz, rows, cols))
+    crows, col_parts, entries, columns = [], [], 0, 0
+    for k, m in enumerate(matrices):
+        crow = m.crow_indices().to(itype)
+        crows.append(crow[(0 if k == 0 else 1):] + entries)  # each block's leading 0 is the last block's end
+        col_parts.append(m.col_indices().to(itype) + columns)
+        entries, columns = entries + m.values().numel(), columns + m.size(1)
+    values = torch.cat([m.values() for m in matrices])
+    return _Pattern(torch.cat(crows), torch.cat(col_parts), (rows, cols), None).csr(values)
+
+
 def _patterns(rows: Tensor, cols: Tensor, num_nodes: int) -> tuple[Tensor, _Pattern, _Pattern]:
     """The two layouts of a graph whose edge ``e`` writes to row vertex ``rows[e]`` from
     column vertex ``cols[e]``: ``pairs`` ``[V, 2V]`` (entries ``(row, 2 col + p)``) and
@@ -186,6 +229,10 @@ class ConvGeometry:
         edge_weight: ``[E]``, or ``[E, R]`` for ``R`` radial basis weights; defaults to
             ``1 / in-degree`` (the mean over neighbours).
         num_nodes: Number of vertices; defaults to ``edge_index.max() + 1``.
+        parts: For a batch, the geometries of its meshes in batch order (the graph must be
+            theirs, concatenated as PyG batches them): operators are then assembled from
+            theirs (:meth:`EdgeOperator.block_diagonal`), which build and keep their own on
+            first use, so a mesh seen again in another batch costs only the assembly.
 
     Gradients do not flow into the geometry tensors: they are data, not parameters.
     """
@@ -197,6 +244,7 @@ class ConvGeometry:
         transport: Tensor,
         edge_weight: Tensor | None = None,
         num_nodes: int | None = None,
+        parts: Sequence[ConvGeometry] | None = None,
     ):
         if edge_index.dim() != 2 or edge_index.size(0) != 2 or edge_index.is_floating_point():
             raise ValueError(f"edge_index must be an integer tensor [2, E], got {tuple(edge_index.shape)}.")
@@ -218,14 +266,32 @@ class ConvGeometry:
         if edge_weight.dim() != 2 or edge_weight.size(0) != num_edges:
             raise ValueError(f"edge_weight must be [E] or [E, R] with E = {num_edges}, got {tuple(edge_weight.shape)}.")
         self.edge_weight = edge_weight.detach()
+        self.parts = tuple(parts) if parts else None
+        if self.parts is not None:
+            self._check_parts(num_edges)
         self._indices: dict[tuple, list[tuple[Tensor, Tensor]]] = {}
         self._operators: dict[tuple, EdgeOperator] = {}
 
+    def _check_parts(self, num_edges: int) -> None:
+        nodes = sum(p.num_nodes for p in self.parts)
+        edges = sum(p.edge_index.size(1) for p in self.parts)
+        if (nodes, edges) != (self.num_nodes, num_edges) or any(p.num_radial != self.num_radial for p in self.parts):
+            raise ValueError(
+                f"parts describe {nodes} vertices and {edges} edges, the batch {self.num_nodes} and {num_edges}"
+                " (or their radial weights differ): pass the meshes' geometries in batch order."
+            )
+
     @classmethod
-    def from_data(cls, data) -> ConvGeometry:
+    def from_data(cls, data, parts: Sequence[ConvGeometry] | None = None) -> ConvGeometry:
         """From a PyG ``Data``/``Batch`` with ``edge_index``, ``theta``, ``transport`` (and
-        optionally ``edge_weight``)."""
-        return cls(data.edge_index, data.theta, data.transport, getattr(data, "edge_weight", None), data.num_nodes)
+        optionally ``edge_weight``); ``parts`` as in the constructor."""
+        weight = getattr(data, "edge_weight", None)
+        return cls(data.edge_index, data.theta, data.transport, weight, data.num_nodes, parts)
+
+    def nbytes(self) -> int:
+        """Bytes held by the operators built so far (shared indices counted once)."""
+        seen = {t.data_ptr(): t.numel() * t.element_size() for op in self._operators.values() for t in op.tensors()}
+        return sum(seen.values())
 
     @property
     def num_radial(self) -> int:
@@ -250,7 +316,11 @@ class ConvGeometry:
         device = torch.device(device)
         keys = {n: (n, tuple(map(tuple, g)), dtype, device) for n, g in groups.items()}
         missing = [n for n, key in keys.items() if key not in self._operators]
-        if missing:
+        if missing and self.parts is not None:  # a batch: assemble from its meshes' operators
+            built = [p.operators({n: groups[n] for n in missing}, dtype, device) for p in self.parts]
+            for n in missing:
+                self._operators[keys[n]] = EdgeOperator.block_diagonal([b[n] for b in built])
+        elif missing:
             # The single-term layouts are needed only while building; kept, they would cost
             # about a third as much as the operators themselves.
             layout = _Layout.of(self.edge_index.to(device), self.num_nodes)

@@ -107,3 +107,41 @@ def test_checks_input():
     data.x = torch.randn(data.num_nodes, 3)
     with pytest.raises(ValueError, match="data.x"):
         net(data)
+
+
+@pytest.mark.parametrize("train", [True, False])
+def test_nonlinearity_gauge_is_a_gauge_change_of_the_whole_input(train):
+    """Evaluating the (regular, only approximately equivariant) nonlinearities in frames
+    rotated by phi computes what the network computes on the mesh and features in gauge
+    phi: the random gauge augmentation without touching the geometry or its operators."""
+    from gaugemesh.graph import gauge_transform
+    from gaugemesh.testing import random_gauge
+
+    data = random_geometry(1, dtype=torch.float64)
+    net = randomize_parameters(small_net("regular").double(), generator=torch.Generator().manual_seed(0)).train(train)
+    data.x = torch.randn(data.num_nodes, net.in_type.dim, dtype=torch.float64, generator=torch.Generator().manual_seed(1))
+    phi = random_gauge(data.num_nodes, torch.Generator().manual_seed(2))
+    moved = gauge_transform(data, phi)
+    moved.x = net.in_type.transform(data.x, -phi)
+    rotated = data.clone()
+    rotated.nonlinearity_gauge = phi
+    outputs = []
+    for sample in (moved, rotated, data):
+        with torch.random.fork_rng():
+            torch.manual_seed(3)
+            outputs.append(net(sample))
+    torch.testing.assert_close(outputs[1], outputs[0], rtol=0, atol=1e-10 * float(outputs[0].abs().max()))
+    assert (outputs[2] - outputs[0]).abs().max() > 1e-3 * outputs[0].abs().max()  # the gauge does matter
+
+
+def test_given_geometry_assembled_from_meshes_gives_the_same_logits():
+    from gaugemesh.nn import ConvGeometry
+
+    meshes = [random_geometry(s, dtype=torch.float64, seed=s) for s in (1, 0)]
+    for m in meshes:
+        m.x = torch.randn(m.num_nodes, 4, dtype=torch.float64, generator=torch.Generator().manual_seed(m.num_nodes))
+    batch = Batch.from_data_list(meshes)
+    net = randomize_parameters(small_net("regular", dropout=0.0).double()).eval()
+    parts = [ConvGeometry.from_data(m) for m in meshes]
+    given = net(batch, geometry=ConvGeometry.from_data(batch, parts=parts))
+    torch.testing.assert_close(given, net(batch), rtol=0, atol=1e-12)

@@ -104,3 +104,31 @@ def test_operator_with_isolated_and_sink_vertices(order):
     geometry = ConvGeometry(edge_index, theta, -theta, num_nodes=6)
     groups = ((1,), (-2, 0))
     assert_matches_dense(geometry.operator(order, groups, torch.float64, "cpu"), geometry, order, groups)
+
+
+@pytest.mark.parametrize("order,groups", GROUPS)
+def test_batch_operators_assembled_from_meshes_equal_built_ones(order, groups):
+    """A batch's operators assembled block-diagonally from its meshes' (each built once)
+    are the batch's own, entry for entry; the meshes keep theirs for the next batch."""
+    from torch_geometric.data import Batch
+
+    meshes = [random_geometry(s, dtype=torch.float64, seed=s) for s in (0, 1, 0)]
+    meshes[2].edge_weight = meshes[2].edge_weight.flip(0)  # same graph, other values
+    parts = [ConvGeometry.from_data(m) for m in meshes]
+    batch = Batch.from_data_list(meshes)
+    assembled = ConvGeometry.from_data(batch, parts=parts).operator(order, groups, torch.float64, "cpu")
+    built = ConvGeometry.from_data(batch).operator(order, groups, torch.float64, "cpu")
+    assert assembled.group_terms == built.group_terms
+    for a, b in zip((assembled.matrix, *assembled.transposes), (built.matrix, *built.transposes)):
+        assert a.shape == b.shape
+        torch.testing.assert_close(a.to_dense(), b.to_dense(), rtol=0, atol=1e-15)
+    assert all(p.nbytes() > 0 for p in parts)  # built once, kept
+
+
+def test_batch_parts_must_describe_the_batch():
+    from torch_geometric.data import Batch
+
+    meshes = [random_geometry(0, seed=0), random_geometry(1, seed=1)]
+    batch = Batch.from_data_list(meshes)
+    with pytest.raises(ValueError, match="batch order"):
+        ConvGeometry.from_data(batch, parts=[ConvGeometry.from_data(meshes[0])])
