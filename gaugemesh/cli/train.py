@@ -8,6 +8,9 @@ from pathlib import Path
 
 __all__ = ["add_parser"]
 
+#: As gaugemesh.training.precision.PRECISIONS, which imports torch: --help stays cheap.
+PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+
 
 def add_parser(subparsers) -> None:
     """Add the model subcommands to ``subparsers`` (see :mod:`gaugemesh.cli`)."""
@@ -17,6 +20,8 @@ def add_parser(subparsers) -> None:
     p.add_argument("overrides", nargs="*", help="section.key=value, e.g. train.epochs=5 data.root=DIR")
     p.add_argument("--resume", action="store_true", help="continue from <output.dir>/last.pt")
     p.add_argument("--device", default=None, choices=["auto", "cpu", "cuda"], help="overrides train.device")
+    p.add_argument("--precision", default=None, choices=PRECISIONS,
+                   help="overrides train.precision (auto: bf16 on CUDA, fp32 on CPU; fp16 adds a gradient scaler)")
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=run_train)
 
@@ -31,6 +36,7 @@ def add_parser(subparsers) -> None:
                    help="rotate every mesh at random in space first (invariance check)")
     p.add_argument("--json", type=Path, help="also write the metrics here")
     p.add_argument("--device", default="cpu", choices=["auto", "cpu", "cuda"])
+    p.add_argument("--precision", default="auto", choices=PRECISIONS, help="auto: bf16 on CUDA, fp32 on CPU")
     p.add_argument("--cache", default=None, help="cache folder (default: a temporary one)")
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=run_eval)
@@ -41,6 +47,7 @@ def add_parser(subparsers) -> None:
     p.add_argument("--checkpoint", required=True)
     p.add_argument("--out", required=True, type=Path)
     p.add_argument("--device", default="cpu", choices=["auto", "cpu", "cuda"])
+    p.add_argument("--precision", default="auto", choices=PRECISIONS, help="auto: bf16 on CUDA, fp32 on CPU")
     p.set_defaults(func=run_predict)
 
 
@@ -51,6 +58,7 @@ def run_train(args: argparse.Namespace) -> int:
 
     keep_freed_memory()  # a process setting: see gaugemesh/training/allocator.py
     overrides = list(args.overrides) + ([f"train.device={args.device}"] if args.device else [])
+    overrides += [f"train.precision={args.precision}"] if args.precision else []
     config = load_config(args.config, overrides)
     out = train(config, resume=args.resume, progress=not args.no_progress)
     print(f"checkpoints, metrics.jsonl and curves.png are in {out}")
@@ -75,7 +83,7 @@ def run_eval(args: argparse.Namespace) -> int:
 
     keep_freed_memory()
     metrics = evaluate_checkpoint(args.checkpoint, args.data, args.split, args.device, args.cache,
-                                  progress=not args.no_progress, rotate_seed=args.rotate)
+                                  progress=not args.no_progress, rotate_seed=args.rotate, precision=args.precision)
     _print_metrics(metrics)
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
@@ -86,7 +94,7 @@ def run_eval(args: argparse.Namespace) -> int:
 def run_predict(args: argparse.Namespace) -> int:
     from gaugemesh.training.job import predict_mesh
 
-    paths = predict_mesh(args.mesh, args.checkpoint, args.out, args.device)
+    paths = predict_mesh(args.mesh, args.checkpoint, args.out, args.device, args.precision)
     for kind, path in paths.items():
         print(f"{kind:>7}: {path}")
     return 0

@@ -7,6 +7,7 @@ and recompute frame fields and features from raw meshes exactly as training did.
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import tempfile
@@ -20,13 +21,14 @@ from torch_geometric.data import Batch
 
 from gaugemesh.datasets import MeshDataset, train_val_split
 from gaugemesh.features import FeatureOptions, add_features, feature_type_string
-from gaugemesh.graph import gauge_transform, mesh_to_data
+from gaugemesh.graph import mesh_to_data
 from gaugemesh.io import read_mesh_arrays
 from gaugemesh.mesh import Mesh, validate_mesh
 from gaugemesh.models import GCNBaseline, GemResNet
 from gaugemesh.so2 import FieldType
 from gaugemesh.training.checkpoint import load_checkpoint
 from gaugemesh.training.loop import Trainer, TrainSettings, predict_scores, resolve_device
+from gaugemesh.training.precision import Precision
 
 __all__ = ["open_dataset", "build_model", "make_augment", "train", "evaluate_checkpoint", "predict_mesh"]
 
@@ -79,11 +81,16 @@ def _random_rotation(generator: torch.Generator | None = None) -> torch.Tensor:
 
 
 def make_augment(config: dict[str, Any], x_type: str):
-    """The training-time augmentation of a batch: a random gauge (exactly a change of
-    frames: geometry and features move together) and, where the inputs include ``xyz``, a
-    random 3D rotation of those channels. Other inputs are rotation invariant."""
+    """The training-time augmentation of a batch: a random gauge and, where the inputs
+    include ``xyz``, a random 3D rotation of those channels (other inputs are rotation
+    invariant).
+
+    The random gauge is ``batch.nonlinearity_gauge``: the nonlinearities run in frames
+    rotated by it, which is what the network computes on the mesh and its features in that
+    gauge (every other layer is exactly equivariant; tested in
+    ``tests/models/test_segmentation.py``), while the connection and its cached operators
+    stay as they are."""
     augment, features = config["augment"], config["features"]
-    ftype = FieldType(x_type)
     xyz = _xyz_slice(list(features["names"]), _feature_options(features)) if augment.get("rotate", True) else None
     use_gauge = augment.get("gauge", True)
     if not use_gauge and xyz is None:
@@ -91,10 +98,10 @@ def make_augment(config: dict[str, Any], x_type: str):
 
     def apply(batch: Batch) -> Batch:
         if use_gauge:
-            phi = (torch.rand(batch.num_nodes, dtype=batch.theta.dtype, device=batch.theta.device) * 2 - 1) * torch.pi
-            x = ftype.transform(batch.x, -phi.to(batch.x.dtype))
-            batch = gauge_transform(batch, phi)
-            batch.x = x
+            batch = copy.copy(batch)
+            # drawn on the CPU: its generator's state is in every checkpoint
+            phi = (torch.rand(batch.num_nodes, dtype=torch.float64) * 2 - 1) * torch.pi
+            batch.nonlinearity_gauge = phi.to(batch.x.device, batch.x.dtype, non_blocking=True)
         if xyz is not None:
             x = batch.x.clone()
             rotation = _random_rotation().to(x)
@@ -219,7 +226,8 @@ def _samples_by_hand(config, state, data_root, split, rotate_seed) -> tuple[list
 
 
 def evaluate_checkpoint(checkpoint, data_root, split: str = "test", device: str = "cpu",
-                        cache_dir=None, progress: bool = True, rotate_seed: int | None = None) -> dict[str, Any]:
+                        cache_dir=None, progress: bool = True, rotate_seed: int | None = None,
+                        precision: str = "auto") -> dict[str, Any]:
     """Metrics of a checkpoint on a dataset split, features recomputed from the raw meshes.
 
     ``split="val"`` evaluates the training meshes the checkpoint held out for validation;
@@ -241,7 +249,9 @@ def evaluate_checkpoint(checkpoint, data_root, split: str = "test", device: str 
             samples, skipped = [dataset[i] for i in range(len(dataset))], dataset.skipped
     if not samples:
         raise RuntimeError(f"no usable meshes in split {split!r} of {data_root} (skipped: {skipped[:5]})")
-    scores = torch.cat([predict_scores(model, d, resolve_device(device)) for d in samples])
+    run_on = resolve_device(device)
+    numerics = Precision.resolve(precision, run_on)
+    scores = torch.cat([predict_scores(model, d, run_on, numerics) for d in samples])
     everything = Batch.from_data_list(samples)
     metrics: dict[str, Any] = segmentation_metrics(everything, scores)
     num_classes = len(state["class_names"])
@@ -257,7 +267,7 @@ def evaluate_checkpoint(checkpoint, data_root, split: str = "test", device: str 
     return metrics
 
 
-def predict_mesh(mesh_path, checkpoint, out_dir, device: str = "cpu") -> dict[str, Path]:
+def predict_mesh(mesh_path, checkpoint, out_dir, device: str = "cpu", precision: str = "auto") -> dict[str, Path]:
     """Segment one mesh file; writes ``<name>.labels.txt`` (one label per file vertex, -1
     for vertices a repair dropped), ``<name>.ply`` (colored) and ``<name>.png`` (renders)."""
     from gaugemesh.render import render_segmentation, write_colored_ply
@@ -271,7 +281,8 @@ def predict_mesh(mesh_path, checkpoint, out_dir, device: str = "cpu") -> dict[st
     data.x = data.x.float()
     for key in ("theta", "transport", "edge_weight"):
         data[key] = data[key].float()
-    labels = predict_scores(model, data, resolve_device(device)).argmax(1).numpy()
+    run_on = resolve_device(device)
+    labels = predict_scores(model, data, run_on, Precision.resolve(precision, run_on)).argmax(1).numpy()
     file_labels = np.full(len(file_pos), -1)
     file_labels[mesh.vertex_map[::-1]] = labels[::-1]  # first copy of a split vertex wins
     out_dir = Path(out_dir)

@@ -5,10 +5,16 @@ per-vertex logits ``[V, C]``, and :func:`gaugemesh.metrics.segmentation_metrics`
 Everything random draws from torch's global generator, whose state goes into every
 checkpoint, and shuffling uses a ``DistributedSampler`` seeded per epoch, so a resumed run
 continues bit for bit and one process sees the same global batches as several.
+
+A step keeps a GPU busy: each mesh's convolution operators are built once and kept on the
+device (:mod:`gaugemesh.training.geometries`), batches are collated by loader workers into
+pinned memory, and nothing in the step waits for the device (the loss is summed there and
+read once per epoch; an fp16 gradient scaler is the exception, checking for overflow).
 """
 
 from __future__ import annotations
 
+import inspect
 import math
 import time
 from dataclasses import asdict, dataclass, field
@@ -24,7 +30,9 @@ from torch.utils.data.distributed import DistributedSampler
 
 from gaugemesh.metrics import IGNORE_INDEX, segmentation_metrics
 from gaugemesh.training.checkpoint import load_checkpoint, save_checkpoint
+from gaugemesh.training.geometries import MESH_ID, MeshGeometries
 from gaugemesh.training.metrics_log import MetricsLog, plot_training_curves
+from gaugemesh.training.precision import Precision
 
 __all__ = ["TrainSettings", "Trainer", "resolve_device", "evaluate", "predict_scores"]
 
@@ -44,8 +52,14 @@ class TrainSettings:
         warmup_epochs: Linear warm-up length of the cosine schedule.
         label_smoothing: Cross-entropy label smoothing.
         seed: Seeds initialisation, shuffling, augmentation and dropout.
-        device: ``"auto"``, ``"cpu"`` or ``"cuda"``; bf16 autocast is used on CUDA.
+        device: ``"auto"``, ``"cpu"`` or ``"cuda"``.
+        precision: ``"auto"`` (bf16 on CUDA, fp32 on CPU), ``"fp32"``, ``"bf16"`` or
+            ``"fp16"`` (with a gradient scaler); see :mod:`gaugemesh.training.precision`.
         select_metric: Validation metric that picks the best checkpoint.
+        loader_workers: ``DataLoader`` worker processes collating batches; ``-1``: none on
+            CPU (they would take the cores the step runs on), 4 on CUDA.
+        operator_cache_mb: Memory for the meshes' convolution operators, kept across epochs
+            (:mod:`gaugemesh.training.geometries`); ``-1``: 2 GiB on CPU, a quarter of a GPU.
     """
 
     epochs: int = 30
@@ -58,7 +72,10 @@ class TrainSettings:
     label_smoothing: float = 0.0
     seed: int = 0
     device: str = "auto"
+    precision: str = "auto"
     select_metric: str = "vertex_acc"
+    loader_workers: int = -1
+    operator_cache_mb: int = -1
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -104,25 +121,36 @@ def _schedule(optimizer, s: TrainSettings, steps_per_epoch: int):
 
 
 @torch.no_grad()
-def predict_scores(model: torch.nn.Module, data: Data, device: torch.device) -> torch.Tensor:
-    """Per-vertex logits of one mesh or batch, in eval mode, on the CPU."""
+def predict_scores(model: torch.nn.Module, data: Data, device: torch.device, precision: Precision | None = None,
+                   geometries: MeshGeometries | None = None) -> torch.Tensor:
+    """Per-vertex logits of one mesh or batch, in eval mode, on the CPU.
+
+    ``precision`` defaults to ``"auto"`` on ``device``; ``geometries`` (with ``data``
+    carrying ``mesh_id``) keeps the meshes' convolution operators for the next call.
+    """
     model.eval()
-    with torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
-        return model(data.to(device)).float().cpu()
+    precision = precision or Precision.resolve("auto", device)
+    ids = getattr(data, MESH_ID, None) if geometries is not None else None
+    data = data.to(device, non_blocking=True)
+    kwargs = {} if ids is None else {"geometry": geometries.batch(data, ids.view(-1).tolist())}
+    with precision.autocast():
+        return model(data, **kwargs).float().cpu()
 
 
-def evaluate(model: torch.nn.Module, dataset: Sequence[Data], device: torch.device, batch_size: int = 8) -> dict[str, float]:
+def evaluate(model: torch.nn.Module, dataset: Sequence[Data], device: torch.device, batch_size: int = 8,
+             precision: Precision | None = None, geometries: MeshGeometries | None = None) -> dict[str, float]:
     """Loss and every metric the data has labels for, pooled over the whole set.
 
     Metrics are fractions of all labelled elements of the set (not means of per-mesh
-    fractions), as MeshCNN and PD-MeshNet report them.
+    fractions), as MeshCNN and PD-MeshNet report them. ``precision`` and ``geometries`` as
+    in :func:`predict_scores`.
     """
     if len(dataset) == 0:
         return {}
     loader = DataLoader(list(dataset), batch_size=batch_size, shuffle=False)
     scores, batches = [], []
     for batch in loader:
-        scores.append(predict_scores(model, batch, device))
+        scores.append(predict_scores(model, batch, device, precision, geometries))
         batches.append(batch.cpu())
     scores_all = torch.cat(scores)
     everything = Batch.from_data_list([d for b in batches for d in b.to_data_list()])
@@ -150,17 +178,32 @@ class Trainer:
         self.settings, self.meta, self.augment, self.progress = settings, meta, augment, progress
         self.out_dir = Path(out_dir)
         self.device = resolve_device(settings.device)
+        self.precision = Precision.resolve(settings.precision, self.device)
+        self.scaler = self.precision.grad_scaler()
         self.rank, self.world = _world()
         self.model = model.to(self.device)
-        self.train_set, self.val_set = list(train_set), list(val_set)
+        # Meshes carry their index, so that each keeps its convolution operators across epochs.
+        self.train_set = MeshGeometries.tag(train_set)
+        self.val_set = MeshGeometries.tag(val_set, start=len(self.train_set))
+        budget = None if settings.operator_cache_mb < 0 else settings.operator_cache_mb << 20
+        self.geometries = MeshGeometries(self.train_set + self.val_set, self.device, budget)
+        self._pass_geometry = "geometry" in inspect.signature(model.forward).parameters
         self.sampler = DistributedSampler(self.train_set, num_replicas=self.world, rank=self.rank,
                                           shuffle=True, seed=settings.seed, drop_last=False)
-        self.loader = DataLoader(self.train_set, batch_size=settings.batch_size, sampler=self.sampler)
+        self.loader = self._loader(settings)
         self.optimizer = _optimizer(self.model, settings)
         self.scheduler = _schedule(self.optimizer, settings, len(self.loader))
         self.ddp = self._wrap() if self.world > 1 else self.model
         self.log = MetricsLog(self.out_dir / "metrics.jsonl")
         self.epoch, self.best = 0, -math.inf
+
+    def _loader(self, s: TrainSettings) -> DataLoader:
+        """Batches collated by worker processes on CUDA, into pinned memory so that the copy
+        to the GPU runs asynchronously; in this process on CPU, whose cores the step needs."""
+        cuda = self.device.type == "cuda"
+        workers = (4 if cuda else 0) if s.loader_workers < 0 else s.loader_workers
+        return DataLoader(self.train_set, batch_size=s.batch_size, sampler=self.sampler, num_workers=workers,
+                          pin_memory=cuda, persistent_workers=workers > 0)
 
     def _wrap(self):
         from torch.nn.parallel import DistributedDataParallel
@@ -172,8 +215,13 @@ class Trainer:
 
     def _state(self) -> dict[str, Any]:
         return dict(self.meta, model_state=self.model.state_dict(), optimizer_state=self.optimizer.state_dict(),
-                    scheduler_state=self.scheduler.state_dict(), epoch=self.epoch, best=self.best,
-                    torch_rng_state=torch.get_rng_state(), settings=asdict(self.settings))
+                    scheduler_state=self.scheduler.state_dict(), scaler_state=self.scaler.state_dict(),
+                    epoch=self.epoch, best=self.best, torch_rng_state=torch.get_rng_state(),
+                    cuda_rng_state=self._cuda_rng_state(), settings=asdict(self.settings))
+
+    def _cuda_rng_state(self) -> torch.Tensor | None:
+        """The generator dropout draws from on the GPU (the CPU's is saved beside it)."""
+        return torch.cuda.get_rng_state(self.device) if self.device.type == "cuda" else None
 
     def resume(self, path: str | Path | None = None) -> None:
         """Continue from ``last.pt`` (or ``path``): weights, optimiser, schedule, RNG, epoch."""
@@ -181,7 +229,11 @@ class Trainer:
         self.model.load_state_dict(state["model_state"])
         self.optimizer.load_state_dict(state["optimizer_state"])
         self.scheduler.load_state_dict(state["scheduler_state"])
+        if state.get("scaler_state"):  # fp16 runs; other precisions keep none
+            self.scaler.load_state_dict(state["scaler_state"])
         torch.set_rng_state(state["torch_rng_state"])
+        if self.device.type == "cuda" and state.get("cuda_rng_state") is not None:
+            torch.cuda.set_rng_state(state["cuda_rng_state"], self.device)
         self.epoch, self.best = int(state["epoch"]), float(state["best"])
         if self.rank == 0:
             self.log.truncate_after(self.epoch)
@@ -191,27 +243,35 @@ class Trainer:
     def _train_epoch(self) -> dict[str, float]:
         self.ddp.train()
         self.sampler.set_epoch(self.epoch)
-        total, count = 0.0, 0
+        # The loss is summed on the device: reading it every step would wait for the GPU.
+        total, count = torch.zeros((), dtype=torch.float64, device=self.device), 0
         batches = self.loader
         if self.progress and self.rank == 0:
             from tqdm import tqdm
 
             batches = tqdm(batches, desc=f"epoch {self.epoch + 1}/{self.settings.epochs}", leave=False)
         for batch in batches:
-            batch = batch.to(self.device)
-            if self.augment is not None:
-                batch = self.augment(batch)
-            with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.device.type == "cuda"):
-                logits = self.ddp(batch)
-            loss = F.cross_entropy(logits.float(), batch.y, ignore_index=IGNORE_INDEX,
-                                   label_smoothing=self.settings.label_smoothing)
-            self.optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            self.optimizer.step()
-            self.scheduler.step()
-            total += loss.item() * batch.num_graphs
+            total += self._step(batch).double() * batch.num_graphs
             count += batch.num_graphs
-        return {"train_loss": total / max(count, 1), "lr": self.scheduler.get_last_lr()[0]}
+        return {"train_loss": total.item() / max(count, 1), "lr": self.scheduler.get_last_lr()[0]}
+
+    def _step(self, batch: Batch) -> torch.Tensor:
+        """One optimisation step; returns the loss, on the device."""
+        ids = getattr(batch, MESH_ID).tolist()  # read on the host, before the copy
+        batch = batch.to(self.device, non_blocking=True)
+        if self.augment is not None:
+            batch = self.augment(batch)
+        kwargs = {"geometry": self.geometries.batch(batch, ids)} if self._pass_geometry else {}
+        with self.precision.autocast():
+            logits = self.ddp(batch, **kwargs)
+        loss = F.cross_entropy(logits.float(), batch.y, ignore_index=IGNORE_INDEX,
+                               label_smoothing=self.settings.label_smoothing)
+        self.optimizer.zero_grad(set_to_none=True)
+        self.scaler.scale(loss).backward()
+        self.scaler.step(self.optimizer)  # fp16: skipped where the gradients overflowed
+        self.scaler.update()
+        self.scheduler.step()
+        return loss.detach()
 
     def fit(self, until: int | None = None) -> list[dict[str, Any]]:
         """Train from ``self.epoch`` to ``settings.epochs`` (or stop after epoch ``until``, as
@@ -222,7 +282,8 @@ class Trainer:
             row = self._train_epoch()
             self.epoch += 1
             if self.rank == 0:
-                val = evaluate(self.model, self.val_set, self.device)
+                val = evaluate(self.model, self.val_set, self.device, precision=self.precision,
+                               geometries=self.geometries if self._pass_geometry else None)
                 row = {"epoch": self.epoch, **row, **{f"val_{k}": v for k, v in val.items()},
                        "epoch_s": time.perf_counter() - start}
                 self._record(row, val)

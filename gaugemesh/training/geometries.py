@@ -1,0 +1,105 @@
+"""The convolution geometry of every mesh a training run sees, kept across epochs.
+
+Each step's batch is a new combination of meshes, but each mesh's connection never changes
+(random gauge augmentation rotates the nonlinearities' frames, not the geometry: see
+:class:`~gaugemesh.nn.RegularNonlinearity`). So the trainer keeps one
+:class:`~gaugemesh.nn.ConvGeometry` per mesh on the training device, whose sparse operators
+are built the first time the mesh is seen, and assembles each batch's operators from its
+meshes' (a concatenation) instead of building them from the angles every step.
+
+Operators cost memory: about 25 MB per 10k vertices for a max-order-2 network. Meshes that
+do not fit the budget are dropped, least recently used first, and rebuilt when next seen.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections import OrderedDict
+from typing import Sequence
+
+import torch
+from torch_geometric.data import Batch, Data
+
+from gaugemesh.nn import ConvGeometry
+
+__all__ = ["MESH_ID", "MeshGeometries", "default_budget"]
+
+#: The key of the per-sample index that tells the store which mesh a batch entry is.
+MESH_ID = "mesh_id"
+
+
+def default_budget(device: torch.device) -> int:
+    """Bytes of operators to keep: a quarter of a GPU's memory, 2 GiB of host memory."""
+    if device.type == "cuda":
+        return torch.cuda.get_device_properties(device).total_memory // 4
+    return 2 << 30
+
+
+class MeshGeometries:
+    """One :class:`ConvGeometry` per mesh, on ``device``, within ``budget`` bytes of operators.
+
+    Args:
+        meshes: The samples, indexed by their ``mesh_id``.
+        device: Where the geometry and its operators live.
+        budget: Bytes of operators kept across batches (default :func:`default_budget`).
+    """
+
+    def __init__(self, meshes: Sequence[Data], device: torch.device | str, budget: int | None = None):
+        self.meshes, self.device = list(meshes), torch.device(device)
+        self.budget = default_budget(self.device) if budget is None else int(budget)
+        self._kept: OrderedDict[int, ConvGeometry] = OrderedDict()  # least recently used first
+        self._bytes: dict[int, int] = {}
+        self._last: list[int] = []  # the meshes of the last batch, whose operators may be new
+        self.built = 0  # meshes whose geometry was made (again), for tests and logs
+
+    @staticmethod
+    def tag(meshes: Sequence[Data], start: int = 0) -> list[Data]:
+        """Shallow copies of ``meshes`` carrying their position as ``mesh_id`` (from ``start``)."""
+        tagged = []
+        for k, data in enumerate(meshes):
+            data = copy.copy(data)  # shares the tensors
+            setattr(data, MESH_ID, torch.tensor(start + k))
+            tagged.append(data)
+        return tagged
+
+    def batch(self, batch: Batch, ids: Sequence[int]) -> ConvGeometry:
+        """The geometry of ``batch`` (already on the device), whose entries are the meshes
+        ``ids`` in order. Their operators are built on first use where they were not kept;
+        what the previous batch built is accounted for, and meshes beyond the budget dropped."""
+        self._settle()
+        self._last = list(dict.fromkeys(int(i) for i in ids))
+        return ConvGeometry.from_data(batch, parts=[self._get(int(i)) for i in ids])
+
+    def _settle(self) -> None:
+        """Count what the last batch's meshes built, then drop the least recently used
+        meshes (never those of the last batch) until the rest fit the budget."""
+        for i in self._last:
+            self._bytes[i] = self._kept[i].nbytes()
+        total = sum(self._bytes.values())
+        for i in list(self._kept):
+            if total <= self.budget:
+                break
+            if i not in self._last:
+                total -= self._bytes.pop(i)
+                del self._kept[i]
+
+    def _get(self, i: int) -> ConvGeometry:
+        if i in self._kept:
+            self._kept.move_to_end(i)
+            return self._kept[i]
+        mesh = self.meshes[i]
+        geometry = ConvGeometry(mesh.edge_index.to(self.device), mesh.theta.to(self.device),
+                                mesh.transport.to(self.device), _to(getattr(mesh, "edge_weight", None), self.device),
+                                mesh.num_nodes)
+        self._kept[i], self._bytes[i] = geometry, 0
+        self.built += 1
+        return geometry
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes of operators kept, as counted when the last batch was asked for."""
+        return sum(self._bytes.values())
+
+
+def _to(tensor: torch.Tensor | None, device: torch.device) -> torch.Tensor | None:
+    return None if tensor is None else tensor.to(device)
