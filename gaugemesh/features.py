@@ -6,7 +6,8 @@ the type as the string ``data.x_type``. Scalar (order 0) features come first, in
 asked for, then order-1 features, so the type reads ``"<n>x0 + <m>x1"``.
 
 The numbers are computed in float64 numpy (:mod:`gaugemesh.geometry.features`) and handed to
-torch once, in the dtype of ``data.pos``.
+torch once, in the dtype of ``data.pos``. The intrinsic features (all but ``"xyz"``) see each
+connected component as a mesh of its own, so stray floating pieces change nothing elsewhere.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from torch_geometric.transforms import BaseTransform
 
 from gaugemesh.geometry import features as geo
 from gaugemesh.geometry.frame_field import frame_field
-from gaugemesh.geometry.laplacian import laplace_spectrum, lumped_mass
+from gaugemesh.geometry.laplacian import lumped_mass
 
 __all__ = ["FEATURES", "DEFAULT_FEATURES", "FeatureOptions", "Feature", "feature_names", "feature_type",
            "feature_type_string", "compute_features",
@@ -37,8 +38,8 @@ class FeatureOptions:
     Attributes:
         hks_count: Number of HKS times of ``"hks"``.
         grad_count: Number of HKS times whose gradient ``"hks_grad"`` gives.
-        eigs: Number of Laplacian eigenpairs.
-        t_range: HKS time range in units of the total area.
+        eigs: Number of Laplacian eigenpairs, per connected component.
+        t_range: HKS time range in units of the component's area.
     """
 
     hks_count: int = 16
@@ -49,19 +50,20 @@ class FeatureOptions:
 
 @dataclass
 class _Context:
-    """One mesh's arrays, with the spectrum computed once for all features that need it."""
+    """One mesh's arrays, with the spectra of its components computed once for all features."""
 
     pos: np.ndarray
     faces: np.ndarray
     frame: np.ndarray
     options: FeatureOptions
-    _spectrum: tuple[np.ndarray, np.ndarray] | None = field(default=None, repr=False)
+    _spectra: list[tuple[np.ndarray, np.ndarray] | None] | None = field(default=None, repr=False)
 
     @property
-    def spectrum(self) -> tuple[np.ndarray, np.ndarray]:
-        if self._spectrum is None:
-            self._spectrum = laplace_spectrum(self.pos, self.faces, self.options.eigs)
-        return self._spectrum
+    def spectra(self) -> list[tuple[np.ndarray, np.ndarray] | None]:
+        """:func:`~gaugemesh.geometry.features.component_spectra` of the mesh."""
+        if self._spectra is None:
+            self._spectra = geo.component_spectra(self.pos, self.faces, self.options.eigs)
+        return self._spectra
 
 
 @dataclass(frozen=True)
@@ -79,6 +81,9 @@ class Feature:
 
 
 def _xyz(ctx: _Context) -> np.ndarray:
+    # Over the whole mesh, unlike the intrinsic features: where the pieces lie relative to each
+    # other is what positions describe, and a tiny piece weighs in the centre and the area
+    # only by its tiny area.
     mass = lumped_mass(ctx.pos, ctx.faces)
     center = mass @ ctx.pos / mass.sum()
     return (ctx.pos - center) / np.sqrt(mass.sum())
@@ -86,12 +91,12 @@ def _xyz(ctx: _Context) -> np.ndarray:
 
 def _hks(ctx: _Context) -> np.ndarray:
     o = ctx.options
-    return geo.hks(ctx.pos, ctx.faces, o.hks_count, o.eigs, o.t_range, spectrum=ctx.spectrum)
+    return geo.hks(ctx.pos, ctx.faces, o.hks_count, o.eigs, o.t_range, spectra=ctx.spectra)
 
 
 def _hks_grad(ctx: _Context) -> np.ndarray:
     o = ctx.options
-    grad = geo.hks_gradient(ctx.pos, ctx.faces, ctx.frame, o.grad_count, o.eigs, o.t_range, spectrum=ctx.spectrum)
+    grad = geo.hks_gradient(ctx.pos, ctx.faces, ctx.frame, o.grad_count, o.eigs, o.t_range, spectra=ctx.spectra)
     return grad.reshape(len(ctx.pos), -1)  # copies one after the other, each a (cos, sin) pair
 
 

@@ -17,6 +17,7 @@ __all__ = [
     "EdgeAdjacency",
     "VertexFans",
     "boundary_vertices",
+    "vertex_components",
     "undirected_edges",
     "edge_adjacency",
     "vertex_fans",
@@ -80,6 +81,24 @@ def boundary_vertices(faces: np.ndarray, num_vertices: int) -> np.ndarray:
     mask[faces.ravel()[boundary]] = True
     mask[faces.ravel()[next_in_face(boundary)]] = True
     return mask
+
+
+def vertex_components(faces: np.ndarray, num_vertices: int) -> tuple[int, np.ndarray]:
+    """Connected components of the vertices, joined by the edges of ``faces``.
+
+    Pieces that touch at a single vertex are one component (they share that vertex's
+    features); a vertex that no face references is a component of its own.
+
+    Returns:
+        ``(count, label)``: the number of components and the component of every vertex
+        (``0 .. count - 1``).
+
+    Shapes:
+        faces: ``[F, 3]``; label: ``[V]``.
+    """
+    a, b = _halfedges(np.asarray(faces, dtype=np.int64))
+    graph = sp.coo_matrix((np.ones(a.size, dtype=np.int8), (a, b)), shape=(num_vertices, num_vertices))
+    return connected_components(graph, directed=False)
 
 
 @dataclass(frozen=True)

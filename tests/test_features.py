@@ -5,7 +5,9 @@ import pytest
 import torch
 
 from gaugemesh import gauge_transform, mesh_to_data, validate_mesh
-from gaugemesh.features import FEATURES, FeatureOptions, InputFeatures, add_features, feature_type
+from gaugemesh.features import FEATURES, FeatureOptions, InputFeatures, add_features, compute_features, feature_type
+from gaugemesh.geometry import features as geo
+from gaugemesh.geometry import frame_field
 from gaugemesh.so2 import FieldType
 from tests.conftest import icosphere
 
@@ -73,3 +75,21 @@ def test_transform_wrapper_and_registry(data):
     assert transform.names == ("hks", "curvature")
     assert transform(data).x.shape == (data.num_nodes, 8)
     assert set(ALL) <= set(FEATURES)
+
+
+def test_intrinsic_features_of_a_body_ignore_a_stray_piece_and_share_one_spectrum_per_piece(monkeypatch):
+    pos, faces = icosphere(2)
+    pos = pos * (1.0 + 0.3 * np.sin(2 * pos[:, [1]]))
+    tet = np.array([[1, 1, 1], [1, -1, -1], [-1, 1, -1], [-1, -1, 1]], float)
+    both_pos = np.concatenate([pos, 0.01 * tet + 30.0])
+    both_faces = np.concatenate([faces, np.array([[0, 1, 2], [0, 3, 1], [0, 2, 3], [1, 3, 2]]) + len(pos)])
+    frame = frame_field(both_pos, both_faces).frame
+    names = ("hks", "curvature", "hks_grad")
+    alone, _ = compute_features(pos, faces, frame[: len(pos)], names, OPTIONS)
+    solves = []
+    spectrum = geo.laplace_spectrum
+    monkeypatch.setattr(geo, "laplace_spectrum", lambda *args: solves.append(len(args[0])) or spectrum(*args))
+    joined, _ = compute_features(both_pos, both_faces, frame, names, OPTIONS)
+    np.testing.assert_allclose(joined[: len(pos)], alone, rtol=0, atol=1e-10)
+    assert np.all(np.isfinite(joined))
+    assert solves == [len(pos), 4]  # one eigensolve per component, shared by "hks" and "hks_grad"

@@ -29,7 +29,7 @@ __all__ = ["CACHE_FORMAT", "CacheError", "file_digest", "cache_key", "entry_path
            "remove_stale_temporaries"]
 
 #: Bump when the content or layout of entries changes: every old entry then misses.
-CACHE_FORMAT = 1
+CACHE_FORMAT = 2
 
 _TEMP_PREFIX = ".tmp-"
 

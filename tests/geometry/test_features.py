@@ -5,15 +5,17 @@ import pytest
 
 from gaugemesh.geometry import frame_field, rotate_frames
 from gaugemesh.geometry.features import (
+    component_spectra,
     curvature_features,
     face_gradients,
     gaussian_curvature,
     hks,
     hks_gradient,
     mean_curvature,
+    mesh_components,
     vertex_gradients,
 )
-from gaugemesh.geometry.laplacian import lumped_mass
+from gaugemesh.geometry.laplacian import laplace_spectrum, lumped_mass
 from tests.conftest import grid, icosphere
 
 
@@ -121,3 +123,109 @@ def test_bad_time_ranges_are_explained():
     pos, faces = icosphere(1)
     with pytest.raises(ValueError, match="t_min"):
         hks(pos, faces, t_range=(1.0, 0.1))
+
+
+# --- Connected components: every feature sees each one as a mesh of its own (issue 12) ---
+
+_TETRAHEDRON = (np.array([[1, 1, 1], [1, -1, -1], [-1, 1, -1], [-1, -1, 1]], float),
+                np.array([[0, 1, 2], [0, 3, 1], [0, 2, 3], [1, 3, 2]]))
+
+
+def _tiny_pieces():
+    """Small stray pieces, 0.02 across, for a body about 2 across."""
+    tet_pos, tet_faces = _TETRAHEDRON
+    yield "tetrahedron", (0.01 * tet_pos, tet_faces)
+    yield "lone triangle", (0.01 * np.eye(3), np.array([[0, 1, 2]]))
+    # All four vertices on a line: no area anywhere, so nothing can be normalised by it.
+    yield "zero-area piece", (0.01 * np.outer(np.arange(4.0), [1, 1, 1]), np.array([[0, 1, 2], [0, 2, 3]]))
+    yield "stray vertex", (np.zeros((1, 3)), np.zeros((0, 3), dtype=np.int64))
+
+
+def _join(*meshes, offsets=None):
+    """One mesh of several pieces, the i-th moved by ``offsets[i]``."""
+    offsets = np.zeros(len(meshes)) if offsets is None else offsets
+    pos = np.concatenate([p + o for (p, _), o in zip(meshes, offsets)])
+    starts = np.cumsum([0] + [len(p) for p, _ in meshes[:-1]])
+    return pos, np.concatenate([f + s for (_, f), s in zip(meshes, starts)])
+
+
+def _all_features(pos, faces, frame):
+    spectra = component_spectra(pos, faces, k=48)  # shared by the HKS and its gradient, as in the registry
+    return (hks(pos, faces, count=5, k=48, spectra=spectra),
+            hks_gradient(pos, faces, frame, count=3, k=48, spectra=spectra), curvature_features(pos, faces))
+
+
+@pytest.fixture(scope="module")
+def body():
+    """A bumpy sphere, its frames and its features computed alone."""
+    pos, faces = _bumpy_sphere(2)
+    frame = frame_field(pos, faces).frame
+    return pos, faces, frame, _all_features(pos, faces, frame)
+
+
+@pytest.mark.parametrize("piece", [m for _, m in _tiny_pieces()], ids=[n for n, _ in _tiny_pieces()])
+def test_a_far_away_tiny_piece_changes_nothing_on_the_rest(body, piece):
+    pos, faces, frame, alone = body
+    both_pos, both_faces = _join((pos, faces), piece, offsets=[0.0, 40.0])
+    # The frames of the piece's vertices are inputs like any other; the body keeps its own.
+    both_frame = np.concatenate([frame, np.tile(np.eye(3), (len(piece[0]), 1, 1))])
+    joined = _all_features(both_pos, both_faces, both_frame)
+    for a, b in zip(alone, joined):
+        np.testing.assert_allclose(b[: len(pos)], a, rtol=0, atol=1e-10)
+        assert np.all(np.isfinite(b[len(pos):]))
+
+
+def test_too_small_or_degenerate_pieces_get_featureless_values(body):
+    pos, faces = body[:2]
+    pieces = [m for n, m in _tiny_pieces() if n != "tetrahedron"]
+    all_pos, all_faces = _join((pos, faces), *pieces, offsets=[0.0, 10.0, 20.0, 30.0])
+    frame = np.tile(np.eye(3), (len(all_pos), 1, 1))
+    signature, gradient, curvature = _all_features(all_pos, all_faces, frame)
+    # HKS 1 (the area-weighted mean of every HKS, its t -> oo limit), gradient and curvature 0.
+    assert np.all(signature[len(pos):] == 1.0)
+    assert np.all(gradient[len(pos):] == 0.0) and np.all(curvature[len(pos):] == 0.0)
+
+
+def test_each_of_two_components_equals_that_mesh_on_its_own():
+    sphere = _bumpy_sphere(2)
+    # A different size, so shared area units would show, and an open surface.
+    sheet = grid(7, jitter=0.2, seed=3)
+    sheet = (0.3 * sheet[0] + 0.1 * np.sin(sheet[0][:, [1, 0, 2]]), sheet[1])
+    pos, faces = _join(sphere, sheet, offsets=[0.0, 5.0])
+    # Interleave the two pieces' vertices and shuffle the faces: the split must not rely on order.
+    perm = np.random.default_rng(11).permutation(len(pos))
+    inverse = np.argsort(perm)
+    shuffled_faces = inverse[faces][np.random.default_rng(12).permutation(len(faces))]
+    frame = frame_field(pos, faces, frames="random", seed=4).frame
+    joined = _all_features(pos[perm], shuffled_faces, frame[perm])
+    v = len(sphere[0])
+    for piece, vertices in ((sphere, np.arange(v)), ((pos[v:], sheet[1]), np.arange(v, len(pos)))):
+        for a, b in zip(_all_features(*piece, frame[vertices]), joined):
+            np.testing.assert_allclose(b[inverse][vertices], a, rtol=0, atol=1e-10)
+
+
+def test_hks_has_unit_area_weighted_mean_on_every_component():
+    pos, faces = _join(_bumpy_sphere(2), icosphere(1), offsets=[0.0, 4.0])
+    label = np.r_[np.zeros(len(pos) - 42, int), np.ones(42, int)]
+    weighted = lumped_mass(pos, faces)[:, None] * hks(pos, faces, count=5, k=48)
+    means = np.stack([weighted[label == c].sum(0) for c in (0, 1)]) / np.bincount(
+        label, weights=lumped_mass(pos, faces))[:, None]
+    np.testing.assert_allclose(means, 1.0, atol=1e-10)
+
+
+def test_components_are_split_whole_and_spectra_are_one_per_component():
+    pos, faces = _join(icosphere(1), _TETRAHEDRON, offsets=[0.0, 5.0])
+    perm = np.random.default_rng(5).permutation(len(pos))
+    inverse = np.argsort(perm)
+    pos, faces = pos[perm], inverse[faces]
+    components = mesh_components(pos, faces)
+    assert sorted(len(c.vertices) for c in components) == [4, 42]
+    assert np.array_equal(np.sort(np.concatenate([c.vertices for c in components])), np.arange(len(pos)))
+    # Renumbered faces address the same corners as the original ones.
+    rebuilt = np.concatenate([c.pos[c.faces] for c in components])
+    original = pos[faces]
+    assert np.array_equal(np.sort(rebuilt.reshape(len(faces), -1), 0), np.sort(original.reshape(len(faces), -1), 0))
+    # Each component has its own k eigenpairs, capped at what it can have.
+    assert [len(s[0]) for s in component_spectra(pos, faces, k=10)] == [min(10, len(c.vertices)) for c in components]
+    with pytest.raises(ValueError, match="one \\(evals, evecs\\) per connected component"):
+        hks(pos, faces, k=10, spectra=laplace_spectrum(pos, faces, 10))
