@@ -11,7 +11,7 @@ from torch_geometric.data import Data
 from torch_geometric.transforms import BaseTransform
 
 from gaugemesh.geometry import frame_field
-from gaugemesh.mesh import Mesh, validate_mesh
+from gaugemesh.mesh import Mesh, MeshError, validate_mesh
 
 __all__ = ["mesh_to_data", "gauge_transform", "Geometry", "RandomGauge", "GEOMETRY_KEYS"]
 
@@ -23,6 +23,32 @@ def _wrap(angle: torch.Tensor) -> torch.Tensor:
     """Wrap to ``(-pi, pi]`` (see :func:`gaugemesh.geometry.wrap_angle`)."""
     wrapped = torch.pi - torch.remainder(torch.pi - angle, 2 * torch.pi)
     return torch.where(wrapped <= -torch.pi, wrapped + 2 * torch.pi, wrapped)
+
+
+def _check_dtype(dtype: object) -> None:
+    """Refuse a ``dtype`` that is not a real floating dtype: the angles would be truncated."""
+    if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
+        raise TypeError(f"mesh_to_data: dtype must be a real floating torch dtype (e.g. torch.float32 or "
+                        f"torch.float64), got {dtype!r}; angles, frames and areas are not integers.")
+
+
+def _check_representable(arrays: dict[str, np.ndarray], dtype: torch.dtype) -> None:
+    """Refuse float64 geometry that is not finite, or that the cast to ``dtype`` would overflow.
+
+    Refused rather than rescaled: ``pos`` and ``area`` are in the caller's units, and every
+    length-dependent feature and prediction depends on them, so only the caller can choose
+    another unit (or a wider dtype).
+    """
+    largest = torch.finfo(dtype).max
+    for key, array in arrays.items():
+        if not np.isfinite(array).all():
+            raise MeshError(f"mesh_to_data: {key} is not finite even in float64; build the mesh with "
+                            "validate_mesh or load_mesh, which refuse non-finite and out-of-range coordinates.")
+        peak = float(np.abs(array).max(initial=0.0))
+        if peak > largest:
+            raise MeshError(f"mesh_to_data: {key} reaches {peak:.3g}, beyond the largest {dtype} ({largest:.3g}); "
+                            "rescale the mesh (e.g. divide pos by its bounding-box diagonal) "
+                            "or pass dtype=torch.float64.")
 
 
 def mesh_to_data(
@@ -39,33 +65,68 @@ def mesh_to_data(
         connection: ``"levi-civita"`` (default) or ``"projection"``.
         frames: ``"default"``, ``"potpourri3d"``, ``"random"`` or an array ``[V, 3, 3]``.
         seed: Seed for ``frames="random"``.
-        dtype: Floating dtype of the geometry tensors (computed in float64 either way).
+        dtype: Real floating dtype of the geometry tensors (computed in float64 either way).
 
     Returns:
         ``Data`` with ``pos [V, 3]``, ``face [3, F]``, ``frame [V, 3, 3]`` (rows e1, e2, n),
         ``edge_index [2, E]`` (row 0 source ``j``, row 1 target ``i``, sorted by target),
         ``theta [E]``, ``transport [E]``, ``edge_weight [E]``, ``area [V]``, and
         ``vertex_map [V]`` (each vertex's index in the source file).
+
+    Raises:
+        TypeError: ``mesh`` is not a :class:`~gaugemesh.Mesh`, or ``dtype`` is not a real
+            floating dtype.
+        MeshError: a geometry tensor would not be finite in ``dtype`` (e.g. ``area`` of a mesh
+            with coordinates of 1e20 in float32): rescale the mesh or use a wider dtype.
     """
     if not isinstance(mesh, Mesh):
         raise TypeError(f"mesh_to_data needs a gaugemesh.Mesh (see load_mesh), got {type(mesh).__name__}.")
+    _check_dtype(dtype)
+    # Checked before the cast, which would turn overflow into inf without a word; pos first,
+    # so a Mesh built without validate_mesh fails before the frame field is computed from it.
+    _check_representable({"pos": mesh.pos}, dtype)
     field = frame_field(mesh.pos, mesh.faces, connection=connection, frames=frames, seed=seed)
+    real = {"pos": mesh.pos, "frame": field.frame, "theta": field.theta, "transport": field.transport,
+            "edge_weight": field.edge_weight, "area": field.area}
+    _check_representable({key: a for key, a in real.items() if key != "pos"}, dtype)
 
-    def real(a):
-        return torch.from_numpy(np.ascontiguousarray(a)).to(dtype)
+    def cast(key: str) -> torch.Tensor:
+        return torch.from_numpy(np.ascontiguousarray(real[key])).to(dtype)
 
     return Data(
-        pos=real(mesh.pos),
+        pos=cast("pos"),
         face=torch.from_numpy(np.ascontiguousarray(mesh.faces.T)),
-        frame=real(field.frame),
+        frame=cast("frame"),
         edge_index=torch.from_numpy(field.edge_index),
-        theta=real(field.theta),
-        transport=real(field.transport),
-        edge_weight=real(field.edge_weight),
-        area=real(field.area),
+        theta=cast("theta"),
+        transport=cast("transport"),
+        edge_weight=cast("edge_weight"),
+        area=cast("area"),
         vertex_map=torch.from_numpy(mesh.vertex_map),
         num_nodes=mesh.num_vertices,
     )
+
+
+def _checked_gauge(data: Data, phi: torch.Tensor) -> torch.Tensor:
+    """``phi`` on the device and in the dtype of ``theta``, after checking it and the angles.
+
+    NaN would otherwise spread through every layer without an error. All three finiteness
+    tests are reduced to one flag, so a GPU batch pays one synchronisation, not three.
+    """
+    phi = torch.as_tensor(phi)
+    if phi.is_complex():
+        raise TypeError(f"gauge_transform: phi must be real angles in radians, got {phi.dtype}.")
+    phi = phi.to(device=data.theta.device, dtype=data.theta.dtype)
+    if tuple(phi.shape) != (data.num_nodes,):
+        raise ValueError(f"gauge_transform: phi must have shape [V] = [{data.num_nodes}] (one angle per vertex), "
+                         f"got {list(phi.shape)}.")
+    angles = {"phi": phi, "theta": data.theta, "transport": data.transport}
+    if not bool(torch.stack([torch.isfinite(a).all() for a in angles.values()]).all()):
+        bad = [f"{key} ({int((~torch.isfinite(a)).sum())} of {a.numel()})" for key, a in angles.items()
+               if not torch.isfinite(a).all()]
+        raise ValueError(f"gauge_transform: NaN or infinite angles in {', '.join(bad)}; recompute theta and "
+                         "transport with mesh_to_data, and pass a finite phi.")
+    return phi
 
 
 def gauge_transform(data: Data, phi: torch.Tensor) -> Data:
@@ -78,8 +139,13 @@ def gauge_transform(data: Data, phi: torch.Tensor) -> Data:
 
     Shapes:
         phi: ``[V]``.
+
+    Raises:
+        TypeError: ``phi`` is complex.
+        ValueError: ``phi`` is not ``[V]``, or ``phi``, ``theta`` or ``transport`` holds NaN
+            or infinite angles.
     """
-    phi = torch.as_tensor(phi).to(device=data.theta.device, dtype=data.theta.dtype)
+    phi = _checked_gauge(data, phi)
     j, i = data.edge_index
     out = data.clone()
     out.theta = _wrap(data.theta - phi[i])
@@ -105,7 +171,10 @@ class Geometry(BaseTransform):
 
     def forward(self, data: Data) -> Data:
         dtype = data.pos.dtype if data.pos.is_floating_point() else torch.float32
-        mesh = validate_mesh(data.pos.detach().cpu().double().numpy(), data.face.T.cpu().numpy(), repair=self.repair)
+        pos = data.pos.detach().cpu()
+        # validate_mesh refuses complex positions; .double() would silently drop the imaginary part.
+        pos = pos if pos.is_complex() else pos.double()
+        mesh = validate_mesh(pos.numpy(), data.face.T.cpu().numpy(), repair=self.repair)
         geometry = mesh_to_data(mesh, self.connection, self.frames, dtype=dtype)
         out = data.clone()
         num = data.num_nodes

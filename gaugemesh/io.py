@@ -5,11 +5,19 @@ trimesh would otherwise get in the way of are undone here: OBJ files with per-co
 or texture coordinates are read with ``maintain_order`` so vertices are not split per corner,
 and STL triangle soups are welded (vertices at identical positions become one, in order of
 first appearance).
+
+Formats whose header states how many elements follow (OFF, PLY, binary STL) are checked
+against what the file actually holds: trimesh reads a truncated OFF or ASCII PLY file without
+complaint (and falls back to reading a truncated binary STL as an empty ASCII one), so a file
+cut short would otherwise load as a smaller mesh.
 """
 
 from __future__ import annotations
 
 import os
+import re
+import struct
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +27,18 @@ from gaugemesh.mesh import Mesh, MeshError, validate_mesh
 __all__ = ["load_mesh", "read_mesh_arrays", "SUPPORTED_SUFFIXES"]
 
 SUPPORTED_SUFFIXES = (".obj", ".off", ".ply", ".stl")
+
+# OFF keywords trimesh reads (OFF, COFF, NOFF, STOFF, ...). "nOFF" (a dimension line before
+# the counts) and "OFF BINARY" are left to trimesh, which refuses them.
+_OFF_KEYWORD = re.compile(rb"[A-Z4]*OFF")
+# PLY scalar types as struct format characters (sizes are struct's standard sizes).
+_PLY_TYPES = {
+    "char": "b", "int8": "b", "uchar": "B", "uint8": "B", "short": "h", "int16": "h",
+    "ushort": "H", "uint16": "H", "int": "i", "int32": "i", "uint": "I", "uint32": "I",
+    "float": "f", "float32": "f", "double": "d", "float64": "d",
+}
+_STL_HEADER_BYTES, _STL_TRIANGLE_BYTES = 84, 50
+_PLURALS = {"vertex": "vertices", "face": "faces"}
 
 
 def _weld(pos: np.ndarray, faces: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -30,6 +50,191 @@ def _weld(pos: np.ndarray, faces: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return pos[first[order]], rank[inverse.ravel()][faces]
 
 
+# -- header counts ---------------------------------------------------------------------------
+
+
+def _describe(counts: dict[str, int]) -> str:
+    """``{"vertex": 3, "face": 1}`` as ``"3 vertices and 1 faces"``."""
+    return " and ".join(f"{n} {_PLURALS.get(name, repr(name) + ' elements')}" for name, n in counts.items())
+
+
+def _mismatch(path: Path, kind: str, promised: str, found: str) -> MeshError:
+    return MeshError(f"{path.name}: truncated or corrupt {kind} file: its header promises {promised}, "
+                     f"but the file holds {found}. Re-export or re-download the file.")
+
+
+def _check_counts(path: Path, kind: str, promised: dict[str, int], found: dict[str, int]) -> None:
+    if promised != found:
+        raise _mismatch(path, kind, _describe(promised), _describe(found))
+
+
+def _record_end(tokens: list[bytes], start: int = 0) -> int | None:
+    """End of a ``COUNT i_1 .. i_COUNT`` record starting at ``tokens[start]``, or None if cut."""
+    if start >= len(tokens) or not tokens[start].isdigit():
+        return None
+    end = start + 1 + int(tokens[start])
+    return end if end <= len(tokens) else None
+
+
+def _check_off(path: Path, data: bytes) -> None:
+    """Compare an OFF header's vertex and face counts with the complete records that follow.
+
+    Records are counted line by line, as trimesh reads them: a vertex needs three
+    coordinates, a face its count and that many indices. Lines past the promised faces count
+    as faces too, so a header that undercounts is caught as well as a file cut short.
+    """
+    # Lines stay bytes and are split one at a time: holding a token list per line costs
+    # several times trimesh's own parse on a large file.
+    lines = data.splitlines()
+    if b"#" in data:
+        lines = [line.split(b"#", 1)[0] for line in lines]
+    lines = [line for line in lines if line and not line.isspace()]
+    keyword_line = lines[0].split() if lines else []
+    if not keyword_line or not _OFF_KEYWORD.fullmatch(keyword_line[0]):
+        return  # not an OFF header: trimesh says so
+    counts_on_keyword_line = len(keyword_line) > 1
+    header = keyword_line[1:] if counts_on_keyword_line else (lines[1].split() if len(lines) > 1 else [])
+    body = lines[1:] if counts_on_keyword_line else lines[2:]
+    try:
+        num_vertices, num_faces = int(header[0]), int(header[1])
+    except (IndexError, ValueError):
+        return  # no count line: trimesh says so
+    vertex_lines = body[: max(num_vertices, 0)]
+    found_vertices = sum(len(line.split()) >= 3 for line in vertex_lines)
+    found_faces = sum(_record_end(line.split()) is not None for line in body[len(vertex_lines) :])
+    _check_counts(path, "OFF", {"vertex": num_vertices, "face": num_faces},
+                  {"vertex": found_vertices, "face": found_faces})
+
+
+@dataclass
+class _PlyElement:
+    """One ``element`` of a PLY header: its properties as ``(type, list length type or None)``."""
+
+    name: str
+    count: int
+    properties: list[tuple[str, str | None]] = field(default_factory=list)
+
+
+def _ply_header(data: bytes) -> tuple[str, list[_PlyElement], int] | None:
+    """``(format, elements, offset of the body)``, or None when the header is not readable
+    (trimesh then reports the problem)."""
+    end = data.find(b"end_header")
+    if not data.startswith(b"ply") or end < 0:
+        return None
+    newline = data.find(b"\n", end)
+    body_start = len(data) if newline < 0 else newline + 1
+    fmt, elements = "", []
+    try:
+        for line in data[:end].decode("ascii", "replace").splitlines():
+            tokens = line.split()
+            if tokens[:1] == ["format"]:
+                fmt = tokens[1]
+            elif tokens[:1] == ["element"]:
+                elements.append(_PlyElement(tokens[1], int(tokens[2])))
+            elif tokens[:1] == ["property"]:
+                is_list = tokens[1] == "list"
+                item = _PLY_TYPES[tokens[3] if is_list else tokens[1]]
+                elements[-1].properties.append((item, _PLY_TYPES[tokens[2]] if is_list else None))
+    except (IndexError, KeyError, ValueError):
+        return None
+    return fmt, elements, body_start
+
+
+def _ply_ascii_row_complete(tokens: list[bytes], properties: list[tuple[str, str | None]]) -> bool:
+    """Whether an ASCII row has a token for every scalar and every list entry."""
+    at = 0
+    for _, length in properties:
+        if length is None:
+            at += 1
+        else:
+            end = _record_end(tokens, at)
+            if end is None:
+                return False
+            at = end
+    return at <= len(tokens)
+
+
+def _ply_ascii_found(body: bytes, elements: list[_PlyElement]) -> list[int]:
+    """Complete rows of every element; rows past the last element count towards it."""
+    rows = [line for line in body.splitlines() if line and not line.isspace()]  # split one at a time, as for OFF
+    found, at = [], 0
+    for k, element in enumerate(elements):
+        chunk = rows[at:] if k == len(elements) - 1 else rows[at : at + max(element.count, 0)]
+        at += len(chunk)
+        found.append(sum(_ply_ascii_row_complete(line.split(), element.properties) for line in chunk))
+    return found
+
+
+def _ply_binary_row_end(body: bytes, at: int, properties: list[tuple[str, str | None]], endian: str) -> int | None:
+    """End of the binary row starting at byte ``at``, or None if the body ends first."""
+    for item, length in properties:
+        if length is None:
+            at += struct.calcsize(endian + item)
+            continue
+        if at + struct.calcsize(endian + length) > len(body):
+            return None
+        (n,) = struct.unpack_from(endian + length, body, at)
+        if n < 0:  # a garbage count: no row ends here
+            return None
+        at += struct.calcsize(endian + length) + n * struct.calcsize(endian + item)
+    return at if at <= len(body) else None
+
+
+def _ply_binary_found(body: bytes, elements: list[_PlyElement], endian: str) -> list[int]:
+    """Complete rows of every element, walking the rows (lists may differ in length)."""
+    found, at = [], 0
+    for element in elements:
+        n = 0
+        while n < element.count:
+            end = _ply_binary_row_end(body, at, element.properties, endian)
+            if end is None:
+                break
+            at, n = end, n + 1
+        found.append(n)
+    return found
+
+
+def _check_ply(path: Path, data: bytes, *, binary: bool) -> None:
+    """Compare a PLY header's element counts with the complete rows that follow.
+
+    ASCII files are always checked (trimesh reads a short one silently). Binary files are
+    walked only with ``binary`` set, after trimesh refused one, to say what is missing: the
+    walk is a Python loop over rows, too slow to pay on every good file.
+    """
+    header = _ply_header(data)
+    if header is None:
+        return
+    fmt, elements, body_start = header
+    body = data[body_start:]
+    if fmt == "ascii":
+        found = _ply_ascii_found(body, elements)
+    elif binary and fmt in ("binary_little_endian", "binary_big_endian"):
+        found = _ply_binary_found(body, elements, "<" if fmt == "binary_little_endian" else ">")
+    else:
+        return
+    _check_counts(path, "PLY", {e.name: e.count for e in elements}, dict(zip((e.name for e in elements), found)))
+
+
+def _check_stl(path: Path, data: bytes) -> None:
+    """Compare a binary STL's triangle count with its length.
+
+    ASCII STL has no count. A binary file is told apart by its NUL bytes (the two attribute
+    bytes of a triangle are almost always zero; ASCII STL has none), not by a leading
+    ``solid``, which many binary headers start with too.
+    """
+    if len(data) < _STL_HEADER_BYTES or (data.lstrip()[:5].lower() == b"solid" and b"\x00" not in data):
+        return
+    promised = int.from_bytes(data[80:84], "little")
+    expected = _STL_HEADER_BYTES + _STL_TRIANGLE_BYTES * promised
+    if len(data) != expected:
+        complete = (len(data) - _STL_HEADER_BYTES) // _STL_TRIANGLE_BYTES
+        raise _mismatch(path, "binary STL", f"{promised} triangles ({expected} bytes)",
+                        f"{len(data)} bytes ({complete} complete triangles)")
+
+
+# -- reading ---------------------------------------------------------------------------------
+
+
 def read_mesh_arrays(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:
     """Read raw ``(pos, faces)`` from a mesh file, without validation.
 
@@ -37,7 +242,8 @@ def read_mesh_arrays(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:
 
     Raises:
         FileNotFoundError: no such file.
-        MeshError: unsupported suffix, or the file cannot be parsed as a mesh.
+        MeshError: unsupported suffix, the file cannot be parsed as a mesh, or it holds a
+            different number of vertices or faces than its header promises (a truncated file).
     """
     import trimesh
 
@@ -47,11 +253,20 @@ def read_mesh_arrays(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:
     suffix = path.suffix.lower()
     if suffix not in SUPPORTED_SUFFIXES:
         raise MeshError(f"{path.name}: unsupported format {suffix!r}; use one of {SUPPORTED_SUFFIXES}.")
+    data = path.read_bytes()
+    if suffix == ".off":
+        _check_off(path, data)
+    elif suffix == ".ply":
+        _check_ply(path, data, binary=False)
+    elif suffix == ".stl":
+        _check_stl(path, data)
     try:
         loaded = trimesh.load(path, process=False, force="mesh", maintain_order=True)
         pos = np.asarray(loaded.vertices, dtype=np.float64)
         faces = np.asarray(loaded.faces, dtype=np.int64).reshape(-1, 3)
     except Exception as exc:  # trimesh raises many types; users get one.
+        if suffix == ".ply":  # trimesh refuses a short binary PLY; say what is missing
+            _check_ply(path, data, binary=True)
         raise MeshError(f"{path.name}: could not be read as a mesh ({type(exc).__name__}: {exc}).") from exc
     if suffix == ".stl" and len(faces):
         pos, faces = _weld(pos, faces)

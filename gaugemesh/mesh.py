@@ -23,6 +23,14 @@ __all__ = ["Mesh", "MeshError", "validate_mesh"]
 # their corner angles carry no direction information.
 DEGENERATE_AREA_RTOL = 1e-14
 
+# Face areas are norms of cross products, and a norm squares its argument: coordinates enter
+# float64 to the fourth power. Beyond about 1e77 areas overflow to inf (and weights to NaN);
+# below about 1e-77 they underflow to zero and every face looks degenerate. The margin keeps
+# sums of such terms in range as well.
+_SCALE_MARGIN = 1e6
+MAX_COORDINATE = float(np.finfo(np.float64).max) ** 0.25 / _SCALE_MARGIN
+MIN_EXTENT = float(np.finfo(np.float64).tiny) ** 0.25 * _SCALE_MARGIN
+
 
 class MeshError(ValueError):
     """A mesh gaugemesh cannot use as given; the message names the defect and the fix."""
@@ -89,6 +97,11 @@ def _coerce(pos, faces) -> tuple[np.ndarray, np.ndarray]:
         raise MeshError(f"faces must have shape [F, 3] (triangles), got {faces.shape}.")
     if not np.issubdtype(pos.dtype, np.number) or not np.issubdtype(faces.dtype, np.number):
         raise MeshError("positions and faces must be numeric arrays.")
+    # Complex numbers are numbers to numpy, and astype(float64) would drop the imaginary part.
+    for name, array in (("positions", pos), ("face indices", faces)):
+        if np.iscomplexobj(array):
+            raise MeshError(f"{name} are complex ({array.dtype}); pass real arrays "
+                            "(e.g. .real, if the imaginary part is meant to be zero).")
     if not np.issubdtype(faces.dtype, np.integer):
         if not np.all(np.isfinite(faces)) or np.any(faces != np.round(faces)):
             raise MeshError("face indices must be integers.")
@@ -96,6 +109,7 @@ def _coerce(pos, faces) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _check_values(pos: np.ndarray, faces: np.ndarray) -> None:
+    """Refuse non-finite or out-of-range coordinates and face indices out of range."""
     bad = np.flatnonzero(~np.all(np.isfinite(pos), axis=1))
     if bad.size:
         raise _fail("NaN or infinite coordinates", bad, "vertices",
@@ -104,6 +118,19 @@ def _check_values(pos: np.ndarray, faces: np.ndarray) -> None:
     if bad.size:
         raise _fail(f"face indices out of range [0, {len(pos)})", bad, "faces",
                     "The file refers to vertices it does not have.")
+    _check_scale(pos)
+
+
+def _check_scale(pos: np.ndarray) -> None:
+    """Refuse finite coordinates whose areas over- or underflow float64 (see MAX_COORDINATE)."""
+    largest = float(np.abs(pos).max())
+    if largest > MAX_COORDINATE:
+        raise MeshError(f"coordinates reach {largest:.3g}, beyond {MAX_COORDINATE:.1e}, where face areas overflow "
+                        "float64; rescale the mesh (e.g. divide pos by its bounding-box diagonal).")
+    extent = float((pos.max(0) - pos.min(0)).max())
+    if 0 < extent < MIN_EXTENT:  # extent 0 is left to the degenerate-face check
+        raise MeshError(f"the mesh spans only {extent:.3g}, below {MIN_EXTENT:.1e}, where face areas underflow "
+                        "float64 to zero; rescale the mesh (e.g. divide pos by its bounding-box diagonal).")
 
 
 def _bad_faces(pos: np.ndarray, faces: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -181,8 +208,10 @@ def _orient(pos, faces):
 def validate_mesh(pos, faces, *, repair: bool = False, face_map=None) -> Mesh:
     """Check a triangle mesh and return it as a :class:`Mesh`, or raise :class:`MeshError`.
 
-    Always checked (and never repaired): shapes, NaN or infinite coordinates, face indices out
-    of range, and orientability. A consistent orientation is always restored by flipping
+    Always checked (and never repaired): shapes, real (not complex) numeric values, NaN or
+    infinite coordinates, coordinates so large or a mesh so small that float64 areas over- or
+    underflow (``MAX_COORDINATE``, ``MIN_EXTENT``), face indices out of range, and
+    orientability. A consistent orientation is always restored by flipping
     faces (vertex order is untouched), and closed components are turned to face outward.
 
     Checked, and fixed when ``repair`` is set: degenerate and duplicate faces (dropped),

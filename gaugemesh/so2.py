@@ -87,21 +87,37 @@ class FieldType:
             ``FieldType``, or a sequence of ``(multiplicity, order)`` pairs.
 
     Two types are equal when their layouts are: ``"8x0 + 8x0" == "16x0"``, but
-    ``"1x0 + 1x1" != "1x1 + 1x0"``.
+    ``"1x0 + 1x1" != "1x1 + 1x0"``. The empty type (``str`` gives ``"0x0"``) is spelled out as
+    ``"0x0"``, ``[]`` or ``scalars(0)``; an empty string is refused as a likely mistake.
+
+    Raises:
+        ValueError: ``spec`` is an empty string, cannot be parsed, or has a negative
+            multiplicity or order.
     """
 
     def __init__(self, spec: str | FieldType | Sequence[tuple[int, int]]):
         if isinstance(spec, FieldType):
             blocks = spec.blocks
         elif isinstance(spec, str):
-            blocks = _parse(spec) if spec.strip() else []
+            if not spec.strip():  # usually a type string built from an empty list by mistake
+                raise ValueError(f"Empty field type string {spec!r}: write blocks as 'MULTxORDER' joined by '+', "
+                                 "e.g. '16x0 + 16x1'; write '0x0' for a type that is meant to be empty.")
+            blocks = _parse(spec)
         else:
             blocks = list(spec)
         self.blocks: tuple[tuple[int, int], ...] = _normalise(blocks)
 
     @classmethod
     def band(cls, channels: int, max_order: int) -> FieldType:
-        """``channels`` copies of every order ``0..max_order``: ``band(16, 2) = 16x0 + 16x1 + 16x2``."""
+        """``channels`` copies of every order ``0..max_order``: ``band(16, 2) = 16x0 + 16x1 + 16x2``.
+
+        Raises:
+            ValueError: ``channels`` or ``max_order`` is negative (``range`` would otherwise
+                turn ``max_order=-1`` into an empty type without a word).
+        """
+        if channels < 0 or max_order < 0:
+            raise ValueError(f"FieldType.band needs channels >= 0 and max_order >= 0, "
+                             f"got band({channels}, {max_order}); max_order=0 gives scalars only.")
         return cls([(channels, n) for n in range(max_order + 1)])
 
     @classmethod
