@@ -86,61 +86,107 @@ class RegularNonlinearity(nn.Module):
 
     def forward(self, x: Tensor, gauge: Tensor | None = None) -> Tensor:
         self.in_type.check(x)
-        if gauge is None:
-            return self._sampled(x)
-        return self.in_type.transform(self._sampled(self.in_type.transform(x, -gauge)), gauge)
-
-    def _sampled(self, x: Tensor) -> Tensor:
         width = self.num_channels * self._sample.size(0)
         if width == self.in_type.dim:  # every slot filled: a permutation of the components
             coefficients = x.index_select(-1, self._component)
         else:  # missing copies of an order stay zero
             coefficients = x.new_zeros(*x.shape[:-1], width).index_copy_(-1, self._slot, x)
         coefficients = coefficients.unflatten(-1, (self.num_channels, -1))  # [..., C, 2M + 1]
+        turn = None if gauge is None else self._turn(gauge, coefficients)
         if type(self.activation) is nn.ReLU:  # fused: float32 at least (gaugemesh.nn.precision)
             dtype = working_dtype(x)
             sample, project = self._sample.to(dtype), self._project.to(dtype)
-            out = _SampledReLU.apply(coefficients.to(dtype), sample, project).to(result_dtype(x))
+            turn = None if turn is None else tuple(t.to(dtype) for t in turn)
+            out = _SampledReLU.apply(coefficients.to(dtype), sample, project, turn).to(result_dtype(x))
         else:  # any activation: plain products, which follow autocast
             sample, project = self._sample.to(x.dtype), self._project.to(x.dtype)
+            if turn is not None:
+                coefficients = _rotate(coefficients, *turn, back=True)
             out = self.activation(coefficients @ sample) @ project
+            if turn is not None:
+                out = _rotate(out, *turn)
         return out.flatten(-2).index_select(-1, self._slot)
+
+    def _turn(self, gauge: Tensor, coefficients: Tensor) -> tuple[Tensor, Tensor]:
+        """The rotation by ``gauge`` of every row of ``coefficients`` ``[..., C, 2M + 1]``, as
+        :func:`_rotate` takes it: ``[..., C, 2M + 1]`` cosines ``(1, c_1, c_1, c_2, ...)`` and
+        signed sines ``(0, -s_1, s_1, -s_2, ...)`` of ``n gauge``."""
+        m = self.in_type.max_order
+        order = torch.arange(1, m + 1, device=gauge.device, dtype=gauge.dtype).repeat_interleave(2)
+        angle = gauge[..., None] * order  # [..., 2M]
+        sign = torch.tensor([-1.0, 1.0], device=gauge.device, dtype=gauge.dtype).repeat(m)
+        cos = torch.cat([torch.ones_like(angle[..., :1]), torch.cos(angle)], -1)
+        sin = torch.cat([torch.zeros_like(angle[..., :1]), torch.sin(angle) * sign], -1)
+        shape = coefficients.shape
+        return tuple(t[..., None, :].expand(shape).to(coefficients.dtype) for t in (cos, sin))
 
     def extra_repr(self) -> str:
         return f"{self.in_type}, N={self.num_samples}"
+
+
+def _rotate(coefficients: Tensor, cos: Tensor, sin: Tensor, back: bool = False, out: Tensor | None = None) -> Tensor:
+    """``rho(a)`` (``rho(-a)`` with ``back``) on Fourier coefficients ``[..., 2M + 1]`` (slots
+    ``a_0, a_1, b_1, a_2, ...``) given the cosines and signed sines of
+    :meth:`RegularNonlinearity._turn`: ``a_n' = c a_n - s b_n``, ``b_n' = s a_n + c b_n``."""
+    partner = coefficients.index_select(-1, _partners(coefficients.size(-1), coefficients.device))
+    out = torch.mul(coefficients, cos, out=out)
+    return out.addcmul_(partner, sin, value=-1 if back else 1)
+
+
+def _partners(width: int, device) -> Tensor:
+    """Slot ``k``'s partner in its ``(a_n, b_n)`` pair (itself for ``a_0``): ``0, 2, 1, 4, 3, ...``."""
+    k = torch.arange(width, device=device)
+    return torch.where(k == 0, k, k - 1 + 2 * (k % 2))
 
 
 class _SampledReLU(torch.autograd.Function):
     """``relu(c @ sample) @ project`` over the last dimension, in blocks of rows small enough
     for the samples to stay in cache (on CPU), keeping only their sign pattern (one byte
     each) for the backward pass. Unfused, the ``N``-fold samples went through memory four
-    times forward and three times backward, which took most of the layer's time."""
+    times forward and three times backward, which took most of the layer's time.
+
+    With ``turn = (cos, sin)`` (``[..., M]`` per row) the layer runs in frames rotated by the
+    row's angle: each block's coefficients are turned by ``-angle`` before sampling and its
+    output back by ``+angle``, while the block is in cache (unfused, the two rotations cost
+    about as much as the layer).
+    """
 
     @staticmethod
     @without_autocast
-    def forward(ctx, coefficients: Tensor, sample: Tensor, project: Tensor) -> Tensor:
+    def forward(ctx, coefficients: Tensor, sample: Tensor, project: Tensor, turn: tuple[Tensor, Tensor] | None):
         flat = coefficients.reshape(-1, coefficients.size(-1))
         out = flat.new_empty(flat.size(0), project.size(1))
         positive = torch.empty(flat.size(0), sample.size(1), dtype=torch.uint8, device=flat.device)
+        cos, sin = (None, None) if turn is None else (t.reshape(flat.shape) for t in turn)
         for rows in _row_blocks(flat, sample.size(1)):
-            samples = flat[rows] @ sample
+            block = flat[rows] if cos is None else _rotate(flat[rows], cos[rows], sin[rows], back=True)
+            samples = block @ sample
             torch.gt(samples, 0, out=positive[rows].view(torch.bool))
-            torch.mm(samples.clamp_(min=0), project, out=out[rows])
-        ctx.save_for_backward(positive, sample, project)
+            if cos is None:
+                torch.mm(samples.clamp_(min=0), project, out=out[rows])
+            else:
+                _rotate(samples.clamp_(min=0) @ project, cos[rows], sin[rows], out=out[rows])
+        ctx.save_for_backward(positive, sample, project, *(() if cos is None else (cos, sin)))
         return out.view(*coefficients.shape[:-1], -1)
 
     @staticmethod
     @once_differentiable
     @without_autocast
     def backward(ctx, grad: Tensor):
-        positive, sample, project = ctx.saved_tensors
+        positive, sample, project, *turn = ctx.saved_tensors
+        cos, sin = turn or (None, None)
         flat = grad.reshape(-1, grad.size(-1))
         out = flat.new_empty(flat.size(0), sample.size(0))
         for rows in _row_blocks(flat, sample.size(1)):
+            # the transpose of a rotation is the rotation back
+            g = flat[rows] if cos is None else _rotate(flat[rows], cos[rows], sin[rows], back=True)
             # uint8, not bool: multiplying by a bool mask runs several times slower on CPU
-            grad_samples = (flat[rows] @ project.t()).mul_(positive[rows])
-            torch.mm(grad_samples, sample.t(), out=out[rows])
-        return out.view(*grad.shape[:-1], -1), None, None
+            grad_samples = (g @ project.t()).mul_(positive[rows])
+            if cos is None:
+                torch.mm(grad_samples, sample.t(), out=out[rows])
+            else:
+                _rotate(grad_samples @ sample.t(), cos[rows], sin[rows], out=out[rows])
+        return out.view(*grad.shape[:-1], -1), None, None, None
 
 
 def _row_blocks(x: Tensor, width: int, elements: int = 2**17) -> list[slice]:

@@ -95,3 +95,27 @@ def test_regular_relu_fast_path_matches_autograd_reference():
     g = torch.randn_like(y_fast)
     torch.testing.assert_close(torch.autograd.grad(y_fast, x, g)[0], torch.autograd.grad(y_ref, x, g)[0])
     assert torch.autograd.gradcheck(fast, (x[:8].detach().requires_grad_(),))
+
+
+@pytest.mark.parametrize("activation", [None, torch.nn.GELU()], ids=["relu-fused", "gelu"])
+def test_regular_in_a_given_gauge_is_the_layer_conjugated_by_the_rotation(activation):
+    """``layer(x, gauge) = rho(gauge) layer(rho(-gauge) x)``, against FieldType.transform."""
+    ftype = FieldType("3x0 + 3x1 + 2x2")  # order 2 has a missing copy: zero slots too
+    layer = RegularNonlinearity(ftype, activation=activation, num_samples=9).double()
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(30, ftype.dim, dtype=torch.float64, generator=g)
+    gauge = torch.rand(30, dtype=torch.float64, generator=g) * 6 - 3
+    expected = ftype.transform(layer(ftype.transform(x, -gauge)), gauge)
+    torch.testing.assert_close(layer(x, gauge), expected, rtol=0, atol=1e-12)
+
+
+def test_regular_in_a_given_gauge_has_the_gradient_of_the_slow_composition():
+    ftype = FieldType("2x0 + 2x1 + 2x2")
+    layer = RegularNonlinearity(ftype, num_samples=8).double()
+    g = torch.Generator().manual_seed(1)
+    x = torch.randn(12, ftype.dim, dtype=torch.float64, generator=g, requires_grad=True)
+    gauge = torch.rand(12, dtype=torch.float64, generator=g) * 6 - 3
+    probe = torch.randn(12, ftype.dim, dtype=torch.float64, generator=g)
+    (fast,) = torch.autograd.grad((layer(x, gauge) * probe).sum(), x)
+    (slow,) = torch.autograd.grad((ftype.transform(layer(ftype.transform(x, -gauge)), gauge) * probe).sum(), x)
+    torch.testing.assert_close(fast, slow, rtol=0, atol=1e-12)
