@@ -15,7 +15,8 @@ SPLIT ?= test
 MESH ?= $(DATA)/synth_0000.off
 ARGS ?=
 
-.PHONY: install test demo train eval predict bench bench-geometry bench-conv bench-preprocess clean
+.PHONY: install test test-gpu demo train eval predict bench bench-geometry bench-conv bench-preprocess bench-train \
+	bench-gpu clean
 
 # Torch is pinned so that no resolver pulls a multi-GB CUDA build by accident.
 $(STAMP): pyproject.toml Makefile
@@ -29,6 +30,14 @@ install: $(STAMP)
 
 test: $(STAMP)
 	$(PY) -m pytest -q tests
+
+# On a machine with a CUDA GPU; test-gpu and bench-gpu together take a few minutes.
+# The tests marked cuda: every layer and model under autocast on the GPU against the CPU,
+# the geometry operators, a training step, eval, predict, and DDP with NCCL on 2 GPUs.
+test-gpu: $(STAMP)
+	@$(PY) -c "import sys, torch; sys.exit(0 if torch.cuda.is_available() else \
+		'make test-gpu needs a CUDA device: torch.cuda.is_available() is False')"
+	$(PY) -m pytest -q -m cuda tests
 
 # The main job on the synthetic dataset the project generates: data, preprocessing,
 # training, evaluation on the held-out test split, and pictures of predictions.
@@ -61,7 +70,17 @@ bench-conv: $(STAMP)
 bench-preprocess: $(STAMP)
 	$(PY) experiments/bench/preprocess.py
 
-bench: bench-geometry bench-conv bench-preprocess
+bench-train: $(STAMP)
+	$(PY) -m experiments.bench.train_step
+
+bench: bench-geometry bench-conv bench-preprocess bench-train
+
+# The conv benchmark, a GemResNet step and training throughput on the GPU (fp32 and bf16),
+# then the synthetic demo trained with --device cuda.
+bench-gpu: $(STAMP)
+	@mkdir -p runs
+	$(PY) -m experiments.bench.gpu --json runs/bench_gpu.json
+	$(MAKE) demo ARGS=train.device=cuda
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -132,3 +132,13 @@ def test_batch_parts_must_describe_the_batch():
     batch = Batch.from_data_list(meshes)
     with pytest.raises(ValueError, match="batch order"):
         ConvGeometry.from_data(batch, parts=[ConvGeometry.from_data(meshes[0])])
+
+
+@pytest.mark.parametrize("order,groups", GROUPS)
+def test_operators_built_on_every_device_match_the_cpu(order, groups, device):
+    data = random_geometry(1, dtype=torch.float32, seed=2)
+    on_cpu = ConvGeometry.from_data(data).operator(order, groups, torch.float32, "cpu")
+    here = ConvGeometry.from_data(data.to(device)).operator(order, groups, torch.float32, device)
+    assert here.matrix.device.type == device
+    for a, b in zip((here.matrix, *here.transposes), (on_cpu.matrix, *on_cpu.transposes)):
+        torch.testing.assert_close(a.to_dense().cpu(), b.to_dense(), rtol=0, atol=1e-6)

@@ -83,10 +83,11 @@ def test_same_seed_gives_the_same_numbers_twice(tmp_path):
 
 
 # Dropout is off here: one process draws one mask for the whole global batch, two draw two.
-def _rank(rank, world, store, out):
-    dist.init_process_group("gloo", init_method=f"file://{store}", rank=rank, world_size=world)
+def _rank(rank, world, store, out, backend="gloo"):
+    dist.init_process_group(backend, init_method=f"file://{store}", rank=rank, world_size=world)
     torch.manual_seed(0)
-    settings = TrainSettings(epochs=2, batch_size=1, lr=1e-2, seed=0, device="cpu", schedule="none")
+    device = f"cuda:{rank}" if backend == "nccl" else "cpu"
+    settings = TrainSettings(epochs=2, batch_size=1, lr=1e-2, seed=0, device=device, schedule="none")
     trainer = Trainer(Tiny(dropout=0.0), _dataset(), [], settings, out, dict(config={}, class_names=[], in_type="4x0"),
                       progress=False)
     trainer.fit()
@@ -107,3 +108,19 @@ def test_two_gloo_processes_match_one_process_on_the_same_global_batch(tmp_path)
         assert torch.equal(ranks[0][key], ranks[1][key]), key
         torch.testing.assert_close(ranks[0][key], value, rtol=1e-5, atol=1e-6)
     assert evaluate(single.model, _dataset(1), torch.device("cpu"))["vertex_acc"] >= 0
+
+
+@pytest.mark.cuda
+def test_two_nccl_processes_on_two_gpus_match_one_gpu(tmp_path):
+    if torch.cuda.device_count() < 2:
+        pytest.skip(f"needs 2 CUDA devices for NCCL data parallelism; torch sees {torch.cuda.device_count()}")
+    mp.spawn(_rank, args=(2, str(tmp_path / "store"), str(tmp_path), "nccl"), nprocs=2, join=True)
+    ranks = [torch.load(tmp_path / f"rank{r}.pt", weights_only=True, map_location="cpu") for r in range(2)]
+    torch.manual_seed(0)
+    settings = TrainSettings(epochs=2, batch_size=2, lr=1e-2, seed=0, device="cuda:0", schedule="none")
+    single = Trainer(Tiny(dropout=0.0), _dataset(), [], settings, tmp_path / "single",
+                     dict(config={}, class_names=[], in_type="4x0"), progress=False)
+    single.fit()
+    for key, value in single.model.state_dict().items():
+        assert torch.equal(ranks[0][key], ranks[1][key]), key
+        torch.testing.assert_close(ranks[0][key], value.cpu(), rtol=1e-5, atol=1e-6)
