@@ -9,7 +9,7 @@ with the blocks in the order written, each block's copies one after the other.
 from __future__ import annotations
 
 import re
-from functools import cached_property
+from functools import cached_property, lru_cache
 from typing import Iterable, Sequence
 
 import torch
@@ -279,6 +279,21 @@ class FieldType:
             parts.append(p * p if n == 0 else (p * p).unflatten(-1, (-1, 2)).sum(-1))
         return torch.cat(parts, -1)
 
+    def check_declared(self, declared: str | FieldType | Sequence[str] | None, name: str = "data.x_type") -> None:
+        """Raise ``ValueError`` unless a declared type names this very type.
+
+        ``declared`` is what a ``Data`` carries beside its features (``x_type``), a list of
+        them for a PyG ``Batch``, or ``None`` (nothing declared, nothing to check). Widths
+        alone do not tell types apart: ``"4x0"`` and ``"2x1"`` are both 4 wide.
+        """
+        if declared is None:
+            return
+        tags = [declared] if isinstance(declared, (str, FieldType)) else list(declared)
+        for tag in dict.fromkeys(map(str, tags)):
+            if _declared_type(tag) != self:
+                raise ValueError(f"{name} is {tag!r}, but this model reads {self}: the features were computed "
+                                 "for another model (check [features] against the checkpoint's).")
+
     def check(self, x: torch.Tensor, name: str = "input") -> None:
         """Raise ``ValueError`` unless ``x`` is a floating tensor ``[..., dim]`` of this type."""
         if not torch.is_tensor(x) or not x.is_floating_point():
@@ -310,3 +325,9 @@ class FieldType:
 
     def __repr__(self) -> str:
         return f"FieldType({str(self)!r})"
+
+
+@lru_cache(maxsize=256)
+def _declared_type(tag: str) -> FieldType:
+    """A declared type string, parsed once (models check it on every forward pass)."""
+    return FieldType(tag)

@@ -46,6 +46,7 @@ class GCNBaseline(nn.Module):
         """``geometry`` is accepted for a common signature with
         :class:`~gaugemesh.models.GemResNet` and ignored: a GCN reads ``edge_index`` only."""
         self.in_type.check(data.x, "data.x")
+        self.in_type.check_declared(getattr(data, "x_type", None))
         h = self.encode(self.invariants(data.x))
         for conv, norm in zip(self.convs, self.norms):
             h = h + self.dropout(torch.relu(norm(conv(h, data.edge_index))))

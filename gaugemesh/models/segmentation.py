@@ -78,6 +78,7 @@ class GemResNet(nn.Module):
         if x is None:
             raise ValueError(f"GemResNet reads data.x of type {self.in_type}; data has no x.")
         self.in_type.check(x, "data.x")
+        self.in_type.check_declared(getattr(data, "x_type", None))
         if geometry is None:
             weight = getattr(data, "edge_weight", None)
             geometry = self._cache.get(data.edge_index, data.theta, data.transport, weight, x.size(0))

@@ -145,3 +145,22 @@ def test_given_geometry_assembled_from_meshes_gives_the_same_logits():
     parts = [ConvGeometry.from_data(m) for m in meshes]
     given = net(batch, geometry=ConvGeometry.from_data(batch, parts=parts))
     torch.testing.assert_close(given, net(batch), rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("model", ["gem", "gcn"])
+def test_declared_input_type_must_be_the_models_not_just_as_wide(model):
+    from gaugemesh.models import GCNBaseline
+
+    net = GemResNet("4x0", 3, width=2, num_blocks=1) if model == "gem" else GCNBaseline("4x0", 3, hidden=4, num_layers=1)
+    data = random_geometry(0)
+    data.x = torch.randn(data.num_nodes, 4, dtype=torch.float64)
+    net = net.double()
+    data.x_type = "2x1"  # as wide as 4x0
+    with pytest.raises(ValueError, match="'2x1'.*4x0"):
+        net(data)
+    data.x_type = "4x0"
+    batch = Batch.from_data_list([data, data])
+    assert isinstance(batch.x_type, list) and net(batch).shape == (2 * data.num_nodes, 3)
+    batch.x_type = ["4x0", "2x1"]
+    with pytest.raises(ValueError, match="2x1"):
+        net(batch)
