@@ -40,12 +40,13 @@ test-gpu: $(STAMP)
 	$(PY) -m pytest -q -m cuda tests
 
 # The main job on the synthetic dataset the project generates: data, preprocessing,
-# training, evaluation on the held-out test split, and pictures of predictions.
+# training, evaluation on the held-out test split, and pictures of predictions. A second
+# run replaces the first (--overwrite).
 demo: $(STAMP)
 	$(GM) make-synthetic data/synthetic
 	$(GM) preprocess data/synthetic --out data/synthetic/processed --workers 2 \
 		--features hks curvature hks_grad --eigs 64
-	$(GM) train --config experiments/synthetic/config.toml output.dir=runs/synthetic $(ARGS)
+	$(GM) train --overwrite --config experiments/synthetic/config.toml output.dir=runs/synthetic $(ARGS)
 	$(GM) eval --checkpoint runs/synthetic/best.pt --data data/synthetic --split test \
 		--cache data/synthetic/processed --json runs/synthetic/test_metrics.json
 	$(GM) predict data/synthetic/synth_0000.off --checkpoint runs/synthetic/best.pt --out runs/synthetic/predictions

@@ -18,7 +18,10 @@ def add_parser(subparsers) -> None:
                               description="Train a gauge-equivariant segmentation network.")
     p.add_argument("--config", required=True, help="TOML config, e.g. experiments/synthetic/config.toml")
     p.add_argument("overrides", nargs="*", help="section.key=value, e.g. train.epochs=5 data.root=DIR")
-    p.add_argument("--resume", action="store_true", help="continue from <output.dir>/last.pt")
+    run = p.add_mutually_exclusive_group()
+    run.add_argument("--resume", action="store_true", help="continue the run in output.dir from its last.pt")
+    run.add_argument("--overwrite", action="store_true",
+                     help="delete the run already in output.dir (checkpoints, metrics, curves) and start afresh")
     p.add_argument("--device", default=None, choices=["auto", "cpu", "cuda"], help="overrides train.device")
     p.add_argument("--precision", default=None, choices=PRECISIONS,
                    help="overrides train.precision (auto: bf16 on CUDA, fp32 on CPU; fp16 adds a gradient scaler)")
@@ -60,7 +63,7 @@ def run_train(args: argparse.Namespace) -> int:
     overrides = list(args.overrides) + ([f"train.device={args.device}"] if args.device else [])
     overrides += [f"train.precision={args.precision}"] if args.precision else []
     config = load_config(args.config, overrides)
-    out = train(config, resume=args.resume, progress=not args.no_progress)
+    out = train(config, resume=args.resume, overwrite=args.overwrite, progress=not args.no_progress)
     print(f"checkpoints, metrics.jsonl and curves.png are in {out}")
     return 0
 
@@ -77,10 +80,19 @@ def _print_metrics(metrics: dict) -> None:
         print("  " + " ".join(f"{v:7d}" for v in row))
 
 
+def _can_write_file(path: Path) -> bool:
+    """Whether ``path`` can become a file: not a folder, and its nearest existing ancestor is one."""
+    existing = next((parent for parent in path.parents if parent.exists()), Path("."))
+    return not path.is_dir() and existing.is_dir()
+
+
 def run_eval(args: argparse.Namespace) -> int:
     from gaugemesh.training.allocator import keep_freed_memory
-    from gaugemesh.training.job import evaluate_checkpoint
+    from gaugemesh.training.job import JobError, evaluate_checkpoint
 
+    if args.json and not _can_write_file(args.json):  # found out before the evaluation, not after it
+        raise JobError(f"--json {args.json} cannot be written (a folder is in the way, or its parent is a file); "
+                       "give a file path such as metrics.json")
     keep_freed_memory()
     metrics = evaluate_checkpoint(args.checkpoint, args.data, args.split, args.device, args.cache,
                                   progress=not args.no_progress, rotate_seed=args.rotate, precision=args.precision)

@@ -10,14 +10,14 @@ from __future__ import annotations
 import copy
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable
 
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover
     import tomli as tomllib
 
-__all__ = ["DEFAULTS", "load_config", "apply_overrides", "ConfigError"]
+__all__ = ["DEFAULTS", "load_config", "apply_overrides", "check_keys", "ConfigError"]
 
 DEFAULTS: dict[str, dict[str, Any]] = {
     "data": {"format": "generic", "root": "", "val_fraction": 0.1, "split_seed": 0, "cache": "", "repair": None},
@@ -31,6 +31,20 @@ DEFAULTS: dict[str, dict[str, Any]] = {
 
 class ConfigError(ValueError):
     """A configuration that cannot be used; the message names the key."""
+
+
+def check_keys(section: str, table: dict[str, Any], valid: Iterable[str]) -> None:
+    """Refuse a key of ``[section]`` that is not in ``valid``, naming it and the valid ones.
+
+    Raises:
+        ConfigError: ``table`` is not a table, or has a key outside ``valid``.
+    """
+    if not isinstance(table, dict):
+        raise ConfigError(f"[{section}] must be a table of key = value pairs, got {table!r}")
+    valid = sorted(valid)
+    unknown = sorted(set(table) - set(valid))
+    if unknown:
+        raise ConfigError(f"unknown key {section}.{unknown[0]}; valid keys of [{section}]: {', '.join(valid)}")
 
 
 def _parse_value(text: str) -> Any:

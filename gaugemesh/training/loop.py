@@ -17,7 +17,7 @@ from __future__ import annotations
 import inspect
 import math
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import MISSING, asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
@@ -29,10 +29,11 @@ from torch_geometric.loader import DataLoader
 from torch.utils.data.distributed import DistributedSampler
 
 from gaugemesh.metrics import IGNORE_INDEX, segmentation_metrics
-from gaugemesh.training.checkpoint import load_checkpoint, save_checkpoint
+from gaugemesh.training.checkpoint import CheckpointError, load_checkpoint, load_weights, save_checkpoint
+from gaugemesh.training.config import ConfigError, check_keys
 from gaugemesh.training.geometries import MESH_ID, MeshGeometries
 from gaugemesh.training.metrics_log import MetricsLog, plot_training_curves
-from gaugemesh.training.precision import Precision
+from gaugemesh.training.precision import PRECISIONS, Precision
 
 __all__ = ["TrainSettings", "Trainer", "resolve_device", "evaluate", "predict_scores"]
 
@@ -77,6 +78,76 @@ class TrainSettings:
     loader_workers: int = -1
     operator_cache_mb: int = -1
     extra: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.validate()
+
+    @classmethod
+    def from_table(cls, table: dict[str, Any]) -> TrainSettings:
+        """Settings from a config's ``[train]`` table; an unknown key is named with the valid ones.
+
+        Raises:
+            ConfigError: an unknown key or an unusable value.
+        """
+        check_keys("train", table, [f.name for f in fields(cls)])
+        return cls(**table)
+
+    def validate(self) -> None:
+        """Check every value once, before any work, so that a typo fails in one line and not
+        an hour into training.
+
+        Raises:
+            ConfigError: the first unusable value, named with its key and an example.
+        """
+        _check(self, "epochs", _is_int(self.epochs) and self.epochs >= 1, "an integer >= 1")
+        _check(self, "batch_size", _is_int(self.batch_size) and self.batch_size >= 1, "an integer >= 1")
+        _check(self, "lr", _is_real(self.lr) and self.lr > 0, "a number > 0")
+        _check(self, "weight_decay", _is_real(self.weight_decay) and self.weight_decay >= 0, "a number >= 0")
+        _check(self, "optimizer", self.optimizer in OPTIMIZERS, f"one of {', '.join(OPTIMIZERS)}")
+        _check(self, "schedule", self.schedule in SCHEDULES, f"one of {', '.join(SCHEDULES)}")
+        _check(self, "warmup_epochs", _is_int(self.warmup_epochs) and self.warmup_epochs >= 0, "an integer >= 0")
+        _check(self, "label_smoothing", _is_real(self.label_smoothing) and 0 <= self.label_smoothing < 1,
+               "a number in [0, 1)")
+        _check(self, "seed", _is_int(self.seed) and self.seed >= 0, "an integer >= 0")
+        _check(self, "device", _is_device(self.device), "auto, cpu, cuda or cuda:N")
+        _check(self, "precision", self.precision in PRECISIONS, f"one of {', '.join(PRECISIONS)}")
+        _check(self, "select_metric", isinstance(self.select_metric, str) and self.select_metric != "",
+               "a metric name such as vertex_acc")
+        _check(self, "loader_workers", _is_int(self.loader_workers) and self.loader_workers >= -1,
+               "an integer >= 0, or -1 for the default")
+        _check(self, "operator_cache_mb", _is_int(self.operator_cache_mb) and self.operator_cache_mb >= -1,
+               "an integer >= 0, or -1 for the default")
+        _check(self, "extra", isinstance(self.extra, dict), "a table")
+
+
+OPTIMIZERS = ("adamw", "adam")
+SCHEDULES = ("cosine", "step", "none")
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)  # TOML's true is no epoch count
+
+
+def _is_real(value: Any) -> bool:
+    return (isinstance(value, (int, float)) and not isinstance(value, bool)) and math.isfinite(value)
+
+
+def _is_device(value: Any) -> bool:
+    if value == "auto":
+        return True
+    try:
+        return isinstance(value, str) and torch.device(value).type in ("cpu", "cuda")
+    except RuntimeError:  # torch's word for a device string it cannot parse
+        return False
+
+
+def _check(settings: TrainSettings, key: str, ok: bool, what: str) -> None:
+    """Raise a one-line ConfigError for ``train.<key>`` unless ``ok``."""
+    if not ok:
+        default = next(f for f in fields(settings) if f.name == key)
+        example = default.default_factory() if default.default is MISSING else default.default
+        raise ConfigError(f"train.{key} must be {what}, got {getattr(settings, key)!r}; "
+                          f"fix it in the [train] table or override it, e.g. train.{key}={example!r}")
 
 
 def resolve_device(name: str) -> torch.device:
@@ -223,11 +294,22 @@ class Trainer:
         """The generator dropout draws from on the GPU (the CPU's is saved beside it)."""
         return torch.cuda.get_rng_state(self.device) if self.device.type == "cuda" else None
 
-    def resume(self, path: str | Path | None = None) -> None:
-        """Continue from ``last.pt`` (or ``path``): weights, optimiser, schedule, RNG, epoch."""
-        state = load_checkpoint(path or self.out_dir / "last.pt")
-        self.model.load_state_dict(state["model_state"])
-        self.optimizer.load_state_dict(state["optimizer_state"])
+    def resume(self, path: str | Path | None = None, state: dict[str, Any] | None = None) -> None:
+        """Continue from ``last.pt`` (or ``path``, or an already loaded checkpoint ``state``):
+        weights, optimiser, schedule, RNG, epoch.
+
+        Raises:
+            CheckpointError: the checkpoint does not fit this model or optimiser; checked
+                before the metrics log is touched.
+        """
+        path = Path(path or self.out_dir / "last.pt")
+        state = load_checkpoint(path) if state is None else state
+        advice = "resume with the run's own [model] table, or start a new run"
+        load_weights(self.model, state["model_state"], f"{path} does not fit the model being trained", advice)
+        try:
+            self.optimizer.load_state_dict(state["optimizer_state"])
+        except (KeyError, ValueError) as exc:
+            raise CheckpointError(f"{path}: its optimiser state does not fit this model ({exc}); {advice}") from exc
         self.scheduler.load_state_dict(state["scheduler_state"])
         if state.get("scaler_state"):  # fp16 runs; other precisions keep none
             self.scaler.load_state_dict(state["scaler_state"])
