@@ -55,16 +55,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     try:
         return int(args.func(args) or 0)
-    except _USER_ERRORS as exc:
+    except Exception as exc:
         # Problems with the user's files or options: say what and stop, no traceback.
         # Anything else is a bug and keeps its traceback.
-        if args.verbose:
+        if args.verbose or not isinstance(exc, _user_errors()):
             raise
         print(f"gaugemesh {args.command}: error: {exc}", file=sys.stderr)
         return 2
 
 
 def _user_errors() -> tuple[type[BaseException], ...]:
+    """The exception types that mean a user error. Imported when an error is raised, not
+    before: the modules that define them import torch, and ``--help`` should not wait for it."""
     from gaugemesh.mesh import MeshError
     from gaugemesh.training.checkpoint import CheckpointError
     from gaugemesh.training.config import ConfigError
@@ -73,5 +75,3 @@ def _user_errors() -> tuple[type[BaseException], ...]:
 
     return (MeshError, CheckpointError, ConfigError, JobError, MetricsLogError, FileNotFoundError)
 
-
-_USER_ERRORS = _user_errors()
