@@ -1,4 +1,11 @@
-"""Data commands: ``preprocess``, ``make-synthetic``, ``download``."""
+"""Data commands: ``preprocess``, ``make-synthetic``, ``download``.
+
+Failures are reported in one line, as :func:`gaugemesh.cli.main` reports user errors
+(``--verbose`` re-raises them, with the traceback): exit code 2 for what the user can fix in
+the arguments or the input (a bad option, a folder without a dataset, a bad checksum, an
+unusable mesh under ``--strict``), exit code 1 where the output cannot be written (a full
+disk, a read-only folder, a file where a folder should be).
+"""
 
 from __future__ import annotations
 
@@ -59,29 +66,59 @@ def _shard(text: str) -> tuple[int, int]:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
-def run_preprocess(args: argparse.Namespace) -> int:
-    from gaugemesh.datasets import ProcessOptions, open_layout, preprocess
+def _fail(args: argparse.Namespace, message: object, exc: BaseException | None = None, code: int = 2) -> int:
+    """Print ``message`` as one error line and return ``code``; with ``--verbose``, re-raise
+    ``exc`` (where the message comes from one) so that its traceback shows."""
+    if exc is not None and getattr(args, "verbose", False):
+        raise exc
+    # Messages that quote other libraries can span lines (tarfile lists every method it tried).
+    line = " ".join(part.strip() for part in str(message).splitlines() if part.strip())
+    print(f"gaugemesh {args.command}: error: {line}", file=sys.stderr)
+    return code
+
+
+def _cannot_write(what: os.PathLike | str, exc: OSError) -> str:
+    """``"cannot write out: No space left on device (out/a.off); ..."``: the folder asked for,
+    and the path the system names when that is another one."""
+    if isinstance(exc, (FileExistsError, NotADirectoryError)):  # strerror would say "File exists"
+        reason = "a file is in the way of a folder"
+    else:
+        reason = exc.strerror or str(exc)
+    where = f" ({exc.filename})" if exc.filename and str(exc.filename) != str(what) else ""
+    return f"cannot write {what}: {reason}{where}; choose another folder or free disk space."
+
+
+def _process_options(args: argparse.Namespace):
+    """The :class:`~gaugemesh.datasets.ProcessOptions` of the arguments (checked: ValueError)."""
+    from gaugemesh.datasets import ProcessOptions
+    from gaugemesh.datasets.preprocess import check_workers
     from gaugemesh.features import FeatureOptions
 
-    try:
-        layout = open_layout(args.dataset, args.layout)
-    except (FileNotFoundError, ValueError) as exc:
-        print(f"preprocess: {exc}", file=sys.stderr)
-        return 1
+    check_workers(args.workers)
     feature_options = FeatureOptions(hks_count=args.hks_count, grad_count=args.grad_count, eigs=args.eigs)
-    options = ProcessOptions(tuple(args.features), feature_options, args.connection, args.frames,
-                             repair=None if args.repair is None else args.repair == "yes", dtype=args.dtype)
+    return ProcessOptions(tuple(args.features), feature_options, args.connection, args.frames,
+                          repair=None if args.repair is None else args.repair == "yes", dtype=args.dtype)
+
+
+def run_preprocess(args: argparse.Namespace) -> int:
+    from gaugemesh.datasets import open_layout, preprocess
+    from gaugemesh.datasets.cache import CacheWriteError
+
+    # Everything is checked before any mesh is read: a bad option is one line, not a
+    # "skipped" line per mesh. A missing folder (FileNotFoundError) is reported by main.
+    try:
+        options = _process_options(args)
+        layout = open_layout(args.dataset, args.layout)
+    except ValueError as exc:
+        return _fail(args, exc, exc)
     items = [item for split in args.split for item in layout.items(split)]
     if not items:
-        print(f"no meshes found in {args.dataset} for splits {args.split}", file=sys.stderr)
-        return 1
+        return _fail(args, f"no meshes found in {args.dataset} for splits {args.split}; check --split and --layout.")
     try:
-        summary = preprocess(layout, items, args.out, options, workers=args.workers,
-                             shard=args.shard, strict=args.strict,
-                             progress=not args.no_progress)
-    except RuntimeError as exc:
-        print(f"preprocess stopped: {exc}", file=sys.stderr)
-        return 1
+        summary = preprocess(layout, items, args.out, options, workers=args.workers, shard=args.shard,
+                             strict=args.strict, progress=not args.no_progress)
+    except CacheWriteError as exc:  # unusable meshes with --strict are MeshErrors, reported by main
+        return _fail(args, exc, exc, code=1)
     print(summary.report())
     return 0
 
@@ -91,8 +128,15 @@ def run_make_synthetic(args: argparse.Namespace) -> int:
 
     from gaugemesh.datasets.synthetic import make_synthetic
 
+    if args.num < 1:
+        return _fail(args, f"--num must be at least 1, got {args.num}.")
+    if args.seed < 0:
+        return _fail(args, f"--seed must be 0 or more, got {args.seed}.")
     start = time.perf_counter()
-    names = make_synthetic(args.dir, num=args.num, seed=args.seed)
+    try:
+        names = make_synthetic(args.dir, num=args.num, seed=args.seed)
+    except OSError as exc:
+        return _fail(args, _cannot_write(args.dir, exc), exc, code=1)
     print(f"wrote {len(names)} synthetic meshes to {args.dir} in {time.perf_counter() - start:.1f} s")
     return 0
 
@@ -102,8 +146,9 @@ def run_download(args: argparse.Namespace) -> int:
 
     try:
         path = download(args.name, args.dir, url=args.url, sha256=args.sha256)
-    except DownloadError as exc:
-        print(f"download failed: {exc}", file=sys.stderr)
-        return 1
+    except DownloadError as exc:  # unreachable URL, checksum mismatch, unsafe or unknown archive
+        return _fail(args, exc, exc)
+    except OSError as exc:  # the target folder cannot be made or written
+        return _fail(args, _cannot_write(args.dir, exc), exc, code=1)
     print(f"{args.name} is in {path}")
     return 0

@@ -7,7 +7,9 @@ the bytes of every input file, every processing option and :data:`CACHE_FORMAT`,
 changed mesh, label file, option or format gives a new entry. Entries are written to a
 temporary file in the same folder and renamed into place (``os.replace``), so a killed run
 never leaves a half-written entry under an entry's name; a corrupt entry (truncated, bit
-flips, wrong key) fails :func:`load_entry` with :class:`CacheError`.
+flips, wrong key) fails :func:`load_entry` with :class:`CacheError`. A cache that cannot be
+written (full disk, read-only, a file where a folder should be) raises :class:`CacheWriteError`:
+that is no fault of a mesh, so it stops a run instead of counting as a skipped mesh.
 """
 
 from __future__ import annotations
@@ -25,8 +27,8 @@ from torch_geometric.data import Data
 
 from gaugemesh.atomic import atomic_torch_save
 
-__all__ = ["CACHE_FORMAT", "CacheError", "file_digest", "cache_key", "entry_path", "save_entry", "load_entry",
-           "remove_stale_temporaries"]
+__all__ = ["CACHE_FORMAT", "CacheError", "CacheWriteError", "file_digest", "cache_key", "entry_path", "save_entry",
+           "load_entry", "prepare_cache", "remove_stale_temporaries"]
 
 #: Bump when the content or layout of entries changes: every old entry then misses.
 CACHE_FORMAT = 2
@@ -36,6 +38,20 @@ _TEMP_PREFIX = ".tmp-"
 
 class CacheError(RuntimeError):
     """A cache entry that cannot be used (corrupt, truncated, or of another key)."""
+
+
+class CacheWriteError(OSError):
+    """The cache folder cannot be written (disk full, read-only, not a folder); the message
+    names the path and the cause. Fatal for a run: every other entry would fail the same way."""
+
+
+def _os_reason(exc: OSError, path: os.PathLike) -> str:
+    """``"No space left on device"``, and the path the system named where it is not ``path``."""
+    if isinstance(exc, (FileExistsError, NotADirectoryError)):  # strerror would say "File exists"
+        reason = "a file is in the way of a folder"
+    else:
+        reason = exc.strerror or str(exc)
+    return f"{reason} ({exc.filename})" if exc.filename and str(exc.filename) != str(path) else reason
 
 
 def file_digest(path: os.PathLike, chunk: int = 1 << 20) -> str:
@@ -73,10 +89,18 @@ def _checksum(data: dict[str, Any]) -> str:
 
 
 def save_entry(path: os.PathLike, data: Data, key: str) -> None:
-    """Write ``data`` atomically to ``path`` (temporary file in the same folder, then rename)."""
+    """Write ``data`` atomically to ``path`` (temporary file in the same folder, then rename).
+
+    Raises:
+        CacheWriteError: the entry could not be written (disk full, read-only folder, ...).
+    """
     content = {k: v for k, v in data.to_dict().items()}
     entry = {"format": CACHE_FORMAT, "key": key, "checksum": _checksum(content), "data": content}
-    atomic_torch_save(entry, path, temp_prefix=f"{_TEMP_PREFIX}{os.getpid()}-")
+    try:
+        atomic_torch_save(entry, path, temp_prefix=f"{_TEMP_PREFIX}{os.getpid()}-")
+    except OSError as exc:
+        raise CacheWriteError(f"cannot write the cache entry {path}: {_os_reason(exc, path)}; free disk space or "
+                              "choose a writable cache folder.") from exc
 
 
 def load_entry(path: os.PathLike, key: str | None = None) -> Data:
@@ -103,6 +127,24 @@ def load_entry(path: os.PathLike, key: str | None = None) -> Data:
     return Data.from_dict(content)
 
 
+def prepare_cache(cache_dir: os.PathLike) -> Path:
+    """Create the cache folder if needed and clear what killed runs left in it.
+
+    Writes nothing else, so a complete cache on a read-only disk still serves its entries.
+
+    Raises:
+        CacheWriteError: the folder cannot be created (a parent is a file, no permission).
+    """
+    cache_dir = Path(cache_dir)
+    try:
+        cache_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise CacheWriteError(f"cannot create the cache folder {cache_dir}: {_os_reason(exc, cache_dir)}; "
+                              "choose another cache folder.") from exc
+    remove_stale_temporaries(cache_dir)
+    return cache_dir
+
+
 def remove_stale_temporaries(cache_dir: os.PathLike, older_than_s: float = 3600.0) -> int:
     """Delete temporary files that killed runs left behind (only old ones: a concurrent
     shard may be writing the fresh ones). Returns how many were removed."""
@@ -113,6 +155,6 @@ def remove_stale_temporaries(cache_dir: os.PathLike, older_than_s: float = 3600.
             if now - tmp.stat().st_mtime > older_than_s:
                 tmp.unlink()
                 removed += 1
-        except FileNotFoundError:
+        except OSError:  # gone already, or a read-only cache: leftovers are harmless, skip them
             pass
     return removed

@@ -49,7 +49,8 @@ class MeshDataset(Dataset):
         transform: Applied on every access.
         pre_transform: Applied before caching.
         workers: Processes for the preprocessing of missing entries.
-        strict: Fail on the first unusable mesh instead of skipping it.
+        strict: Fail on the first unusable mesh (bad, or a file that cannot be read) instead
+            of skipping it.
         in_memory: Keep the samples in memory after the first load.
         progress: Show a progress bar while preprocessing.
         layout_options: Passed to the layout (e.g. ``unlabeled="ignore"``).
@@ -57,6 +58,11 @@ class MeshDataset(Dataset):
     Attributes:
         skipped: ``(name, reason)`` of the meshes that could not be used.
         summary: The :class:`~gaugemesh.datasets.preprocess.Summary` of the preprocessing.
+
+    Raises:
+        ValueError: options no mesh can be processed with (e.g. ``eigs=0``), before any work.
+        UnusableMeshError: with ``strict``, the first mesh that could not be used and why.
+        CacheWriteError: the cache folder cannot be written (full disk, read-only).
     """
 
     def __init__(self, root: os.PathLike, split: str = "train", *, layout: str = "auto",

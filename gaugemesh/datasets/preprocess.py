@@ -3,16 +3,24 @@
 :func:`preprocess` runs :func:`~gaugemesh.datasets.process.process_item` for every item
 that has no valid cache entry, in a process pool, with a progress bar. Entries that exist
 and verify are hits; corrupt ones are reported and recomputed; meshes that cannot be used
-are reported by name and reason (fatal with ``strict=True``). ``shard=(i, n)`` takes every
-n-th item of the sorted list, starting at i, so n machines split the work deterministically.
+are reported by name and reason (fatal with ``strict=True``), and so are files that cannot
+be read (a folder named like a mesh, a symlink loop). A cache that cannot be written is no
+fault of a mesh: :class:`~gaugemesh.datasets.cache.CacheWriteError` stops the run. ``shard=(i,
+n)`` takes every n-th item of the sorted list, starting at i, so n machines split the work
+deterministically. Workers die with the process that started them, even on ``kill -9``.
 """
 
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import logging
 import multiprocessing
+import numbers
 import os
+import signal
+import sys
+import threading
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
@@ -24,14 +32,23 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from gaugemesh.datasets.base import Layout, MeshItem
-from gaugemesh.datasets.cache import CacheError, cache_key, entry_path, load_entry, remove_stale_temporaries, save_entry
+from gaugemesh.datasets.cache import CacheError, cache_key, entry_path, load_entry, prepare_cache, save_entry
 from gaugemesh.datasets.process import ProcessOptions, process_item
+from gaugemesh.mesh import MeshError
 
-__all__ = ["Summary", "preprocess", "parse_shard", "select_shard"]
+__all__ = ["Summary", "UnusableMeshError", "preprocess", "check_workers", "parse_shard", "select_shard"]
 
 log = logging.getLogger(__name__)
 
 _THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+class UnusableMeshError(MeshError, RuntimeError):
+    """With ``strict``: a mesh that could not be used; the message names it and says why.
+
+    A :class:`~gaugemesh.MeshError`, so the command line reports it in one line; also a
+    ``RuntimeError``, which is what ``strict`` raised before.
+    """
 
 
 @dataclass
@@ -73,6 +90,17 @@ def parse_shard(text: str) -> tuple[int, int]:
     return i, n
 
 
+def check_workers(workers: int) -> int:
+    """``workers`` if it is a usable number of worker processes (0: in this process).
+
+    Raises:
+        ValueError: a negative or non-integer count.
+    """
+    if isinstance(workers, bool) or not isinstance(workers, numbers.Integral) or workers < 0:
+        raise ValueError(f"workers must be 0 or more (0 preprocesses in this process), got {workers!r}.")
+    return workers
+
+
 def select_shard(items: list[MeshItem], shard: tuple[int, int] | None) -> list[MeshItem]:
     """Items of shard ``(i, n)``: every n-th of the items sorted by (split, name), from i."""
     if shard is None:
@@ -81,18 +109,31 @@ def select_shard(items: list[MeshItem], shard: tuple[int, int] | None) -> list[M
     return sorted(items, key=lambda it: (it.split, it.name))[i::n]
 
 
-# What a bad or unlucky mesh can raise (MeshError is a ValueError; eigensolvers raise
-# RuntimeError or LinAlgError): reported with the mesh's name. Anything else is a bug in
-# gaugemesh or in a pre_transform, and propagates instead of passing for a skipped mesh.
+# What a bad or unlucky mesh can raise while it is read and processed (MeshError is a
+# ValueError; eigensolvers raise RuntimeError or LinAlgError; OSError: its files cannot be
+# read): reported with the mesh's name. Anything else is a bug in gaugemesh or in a
+# pre_transform, and propagates instead of passing for a skipped mesh. Writing the entry is
+# outside this: a full disk is no fault of the mesh (CacheWriteError stops the run).
 _DATA_FAILURES = (ValueError, RuntimeError, ArithmeticError, np.linalg.LinAlgError, OSError, MemoryError)
 
 
+def _unreadable(exc: OSError) -> str:
+    """Why an input file cannot be read: ``"cannot read a/bad.off: Is a directory"``."""
+    if isinstance(exc, FileNotFoundError):
+        return f"missing file {exc.filename}"
+    return f"cannot read {exc.filename}: {exc.strerror or exc}"
+
+
 def _task(layout: Layout, item: MeshItem, options: ProcessOptions, pre_transform, cache_dir: str):
-    """Run in a worker: ``(status, name, path, reason)``; status cached|computed|corrupt|failed."""
-    try:
+    """Run in a worker: ``(status, name, path, reason)``; status cached|computed|corrupt|failed.
+
+    Raises:
+        CacheWriteError: the entry could not be written.
+    """
+    try:  # hashing reads every input file: the first place an unreadable one shows
         key = cache_key(item.files, options.key(layout, pre_transform))
-    except FileNotFoundError as exc:
-        return "failed", item.name, None, f"missing file {exc.filename}"
+    except OSError as exc:
+        return "failed", item.name, None, _unreadable(exc)
     path = entry_path(cache_dir, item.split, item.name, key)
     reason = None
     if path.exists():
@@ -102,13 +143,51 @@ def _task(layout: Layout, item: MeshItem, options: ProcessOptions, pre_transform
         except CacheError as exc:
             reason = str(exc)
     try:
-        save_entry(path, process_item(layout, item, options, pre_transform), key)
+        data = process_item(layout, item, options, pre_transform)
     except _DATA_FAILURES as exc:
         return "failed", item.name, None, f"{type(exc).__name__}: {exc}"
+    save_entry(path, data, key)
     return ("corrupt" if reason else "computed"), item.name, path, reason
 
 
-def _init_worker() -> None:
+# prctl(2) option: the signal the kernel sends this process when its parent dies.
+_PR_SET_PDEATHSIG = 1
+
+
+def _arm_parent_death_signal() -> bool:
+    """Ask Linux to SIGKILL this process when its parent dies; False where that is unavailable."""
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        return libc.prctl(_PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0) == 0
+    except (OSError, AttributeError):
+        return False
+
+
+def _watch_parent(parent_pid: int, interval_s: float = 1.0) -> None:
+    """Exit this process once its parent is gone (then it is re-parented: ppid changes)."""
+    while os.getppid() == parent_pid:
+        time.sleep(interval_s)
+    os._exit(1)
+
+
+def _die_with_parent(parent_pid: int) -> None:
+    """Make this worker end when ``parent_pid``, the process that started it, ends, even by
+    ``kill -9``: an orphaned worker would hold its memory and keep writing entries.
+
+    The kernel sends the signal when the *thread* that spawned the worker ends; the pool
+    spawns its workers from the thread that calls :func:`preprocess`, which outlives the pool.
+    """
+    if not _arm_parent_death_signal():
+        threading.Thread(target=_watch_parent, args=(parent_pid,), name="watch-parent", daemon=True).start()
+    # The parent may have died before the signal was armed; then nothing will ever send it.
+    if os.getppid() != parent_pid:
+        os._exit(1)
+
+
+def _init_worker(parent_pid: int) -> None:
+    _die_with_parent(parent_pid)
     import torch
 
     torch.set_num_threads(1)
@@ -136,7 +215,8 @@ def _results(tasks: list[tuple], workers: int) -> Iterator[tuple]:
         return
     broken, finished = [], False
     context = multiprocessing.get_context("spawn")
-    with _single_threaded_children(), ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker) as pool:
+    with _single_threaded_children(), ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker,
+                                                          initargs=(os.getpid(),)) as pool:
         futures = {pool.submit(_task, *args): args for args in tasks}
         try:
             for future in as_completed(futures):
@@ -172,18 +252,20 @@ def preprocess(layout: Layout, items: list[MeshItem], cache_dir: os.PathLike,
         items: Its items, e.g. ``layout.items("train")``.
         cache_dir: Cache folder (created).
         options: Processing options (part of the key).
-        workers: Worker processes; 0 runs in this process.
+        workers: Worker processes; 0 runs in this process. They end with this process.
         shard: ``(i, n)`` to do one n-th of the work.
         strict: Raise on the first unusable mesh instead of skipping it.
         pre_transform: Applied to each sample before it is cached (its repr is in the key).
         progress: Show a tqdm progress bar.
 
     Raises:
-        RuntimeError: with ``strict``, naming the first mesh that failed and why.
+        ValueError: a negative ``workers``; raised before anything is read or written.
+        UnusableMeshError: with ``strict``, naming the first mesh that failed and why.
+        CacheWriteError: the cache folder cannot be created or an entry cannot be written.
     """
     start = time.perf_counter()
-    Path(cache_dir).mkdir(parents=True, exist_ok=True)
-    remove_stale_temporaries(cache_dir)
+    check_workers(workers)
+    prepare_cache(cache_dir)
     items = select_shard(items, shard)
     tasks = [(layout, item, options, pre_transform, str(cache_dir)) for item in items]
     summary, paths = Summary(), {}
@@ -191,7 +273,7 @@ def preprocess(layout: Layout, items: list[MeshItem], cache_dir: os.PathLike,
                                            unit="mesh", disable=not progress):
         if status == "failed":
             if strict:
-                raise RuntimeError(f"{name}: {reason} (run without --strict to skip such meshes)")
+                raise UnusableMeshError(f"{name}: {reason} (run without --strict to skip such meshes)")
             summary.failed.append((name, reason))
             continue
         paths[name] = path

@@ -9,6 +9,8 @@ what goes into the cache key.
 
 from __future__ import annotations
 
+import math
+import numbers
 from dataclasses import asdict, dataclass, replace
 from typing import Any, Callable
 
@@ -20,7 +22,7 @@ from gaugemesh.datasets.base import Layout, MeshItem
 from gaugemesh.features import DEFAULT_FEATURES, FeatureOptions, add_features, feature_names, feature_type_string
 from gaugemesh.graph import mesh_to_data
 
-__all__ = ["ProcessOptions", "process_item", "DTYPES"]
+__all__ = ["ProcessOptions", "process_item", "check_feature_options", "DTYPES"]
 
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
 
@@ -49,6 +51,7 @@ class ProcessOptions:
     def __post_init__(self):
         object.__setattr__(self, "features", feature_names(self.features))
         feature_type_string(self.features, self.feature_options)  # unknown or repeated names fail here
+        check_feature_options(self.feature_options)
         if self.dtype not in DTYPES:
             raise ValueError(f"dtype must be one of {sorted(DTYPES)}, got {self.dtype!r}.")
         if self.frames not in ("default", "potpourri3d"):
@@ -63,6 +66,30 @@ class ProcessOptions:
         """The JSON-able description of the options, layout and pre-transform (cache key)."""
         options = asdict(self.for_layout(layout))
         return {"options": options, "layout": layout.key(), "pre_transform": repr(pre_transform)}
+
+
+def _positive_integer(name: str, value: Any) -> None:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}.")
+
+
+def check_feature_options(options: FeatureOptions) -> None:
+    """Refuse feature options no mesh can be processed with, before any mesh is.
+
+    Checked here, once, because every mesh would fail on them alone (``eigs=0`` gives no
+    spectrum), and a run of nothing but skipped meshes looks like a dataset problem.
+
+    Raises:
+        ValueError: a count below 1 or not an integer, or a time range not ``0 < t_min <= t_max``.
+    """
+    for name in ("hks_count", "grad_count", "eigs"):
+        _positive_integer(name, getattr(options, name))
+    try:
+        low, high = (float(t) for t in options.t_range)
+    except (TypeError, ValueError):
+        low = high = math.nan
+    if not (0 < low <= high < math.inf):
+        raise ValueError(f"t_range must be two finite times 0 < t_min <= t_max, got {options.t_range!r}.")
 
 
 def _tensor(value: Any) -> Any:

@@ -55,9 +55,9 @@ def test_bad_mesh_reported_strict_fails(tmp_path, capsys):
     code, out = _preprocess(capsys, root, "--out", tmp_path / "c", "--workers", "0")
     assert code == 0 and "2 meshes ready" in out.out and "skipped broken:" in out.out
     code, out = _preprocess(capsys, root, "--out", tmp_path / "c", "--workers", "0", "--strict")
-    assert code == 1 and "broken" in out.err
+    assert code == 2 and "broken" in out.err  # a user error: exit code 2, like every other one
     code, out = _preprocess(capsys, tmp_path / "nowhere", "--out", tmp_path / "c")
-    assert code == 1 and "no dataset folder" in out.err
+    assert code == 2 and "no dataset folder" in out.err
 
 
 def test_make_synthetic_is_deterministic(tmp_path, capsys):
@@ -76,7 +76,7 @@ def test_download_from_a_local_archive(tmp_path, capsys):
         tf.add(src, arcname="coseg")
     assert main(["download", "coseg", str(tmp_path / "out"), "--url", archive.as_uri()]) == 0
     assert (tmp_path / "out" / "coseg" / "classes.txt").is_file()
-    assert main(["download", "coseg", str(tmp_path / "o2"), "--url", archive.as_uri(), "--sha256", "0" * 64]) == 1
+    assert main(["download", "coseg", str(tmp_path / "o2"), "--url", archive.as_uri(), "--sha256", "0" * 64]) == 2
     assert "does not match" in capsys.readouterr().err
 
 
