@@ -30,8 +30,8 @@ _EXPORTS = {
     "FieldType": "gaugemesh.so2",
     "FEATURES": "gaugemesh.features",
     "FeatureOptions": "gaugemesh.features",
-    "InputFeatures": "gaugemesh.features",
-    "add_features": "gaugemesh.features",
+    "InputFeatures": "gaugemesh.graph",
+    "add_features": "gaugemesh.graph",
     "feature_type": "gaugemesh.features",
     "GemConv": "gaugemesh.nn",
     "GemResNet": "gaugemesh.models",
@@ -40,8 +40,8 @@ _EXPORTS = {
 __all__ = ["__version__", *_EXPORTS]
 
 if TYPE_CHECKING:  # static checkers and IDEs see plain imports
-    from gaugemesh.features import FEATURES, FeatureOptions, InputFeatures, add_features, feature_type
-    from gaugemesh.graph import Geometry, RandomGauge, gauge_transform, mesh_to_data
+    from gaugemesh.features import FEATURES, FeatureOptions, feature_type
+    from gaugemesh.graph import Geometry, InputFeatures, RandomGauge, add_features, gauge_transform, mesh_to_data
     from gaugemesh.io import load_mesh
     from gaugemesh.mesh import Mesh, MeshError, validate_mesh
     from gaugemesh.models import GemResNet

@@ -1,12 +1,13 @@
-"""Input features ``x`` of a mesh ``Data``, each with its declared :class:`~gaugemesh.FieldType`.
+"""The catalogue of input features, each with its declared :class:`~gaugemesh.FieldType`.
 
 A feature is named (``"xyz"``, ``"hks"``, ``"curvature"``, ``"hks_grad"``) and declares its
-field type; :func:`add_features` concatenates the requested ones into ``data.x`` and records
-the type as the string ``data.x_type``. Scalar (order 0) features come first, in the order
-asked for, then order-1 features, so the type reads ``"<n>x0 + <m>x1"``.
+field type; :func:`compute_features` concatenates the requested ones and gives their type as
+a string. Scalar (order 0) features come first, in the order asked for, then order-1
+features, so the type reads ``"<n>x0 + <m>x1"``.
 
-The numbers are computed in float64 numpy (:mod:`gaugemesh.geometry.features`) and handed to
-torch once, in the dtype of ``data.pos``. The intrinsic features (all but ``"xyz"``) see each
+Everything here is float64 numpy (:mod:`gaugemesh.geometry.features`), without torch, so
+that the command line can list the features without importing it;
+:func:`gaugemesh.graph.add_features` hands them to torch as ``data.x`` and ``data.x_type``. The intrinsic features (all but ``"xyz"``) see each
 connected component as a mesh of its own, so stray floating pieces change nothing elsewhere.
 """
 
@@ -16,17 +17,12 @@ from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
 import numpy as np
-import torch
-from torch_geometric.data import Data
-from torch_geometric.transforms import BaseTransform
 
 from gaugemesh.geometry import features as geo
-from gaugemesh.geometry.frame_field import frame_field
 from gaugemesh.geometry.laplacian import lumped_mass
 
 __all__ = ["FEATURES", "DEFAULT_FEATURES", "FeatureOptions", "Feature", "feature_names", "feature_type",
-           "feature_type_string", "compute_features",
-           "add_features", "InputFeatures"]
+           "feature_type_string", "compute_features", "resolve_features"]
 
 DEFAULT_FEATURES = ("hks", "curvature", "hks_grad")
 
@@ -122,7 +118,8 @@ def feature_names(names: str | Sequence[str]) -> tuple[str, ...]:
     return tuple(names)
 
 
-def _resolve(names: str | Sequence[str]) -> list[Feature]:
+def resolve_features(names: str | Sequence[str]) -> list[Feature]:
+    """The features ``names``, checked (known, listed once), scalars first (ValueError otherwise)."""
     names = feature_names(names)
     if not names:
         raise ValueError(f"no input features asked for; choose from {sorted(FEATURES)}.")
@@ -138,7 +135,7 @@ def _resolve(names: str | Sequence[str]) -> list[Feature]:
 def feature_type_string(names: Sequence[str], options: FeatureOptions = FeatureOptions()) -> str:
     """The field type of the features ``names`` as a string, e.g. ``"18x0 + 4x1"``."""
     counts: dict[int, int] = {}
-    for f in _resolve(names):
+    for f in resolve_features(names):
         counts[f.order] = counts.get(f.order, 0) + f.multiplicity(options)
     return " + ".join(f"{m}x{n}" for n, m in counts.items())
 
@@ -164,41 +161,5 @@ def compute_features(
         x: ``[V, dim]``.
     """
     ctx = _Context(np.asarray(pos, np.float64), np.asarray(faces, np.int64), np.asarray(frame, np.float64), options)
-    blocks = [f.compute(ctx) for f in _resolve(names)]
+    blocks = [f.compute(ctx) for f in resolve_features(names)]
     return np.concatenate(blocks, axis=1), feature_type_string(names, options)
-
-
-def add_features(data: Data, names: Sequence[str] = DEFAULT_FEATURES, options: FeatureOptions = FeatureOptions()) -> Data:
-    """Write ``x`` (dtype of ``data.pos``) and ``x_type`` (a string) into a copy of ``data``.
-
-    Reads ``pos``, ``face`` and ``frame`` (the frame field of :func:`~gaugemesh.mesh_to_data`;
-    computed here with default options when absent). Compute in float64 ``Data`` for the
-    most accurate features; they are cast to ``pos``'s dtype.
-
-    Shapes:
-        pos: ``[V, 3]``; face: ``[3, F]``; frame: ``[V, 3, 3]``; writes x ``[V, dim]``.
-    """
-    pos = data.pos.detach().cpu().double().numpy()
-    faces = data.face.detach().cpu().T.numpy().astype(np.int64)
-    frame = getattr(data, "frame", None)
-    frame = frame_field(pos, faces).frame if frame is None else frame.detach().cpu().double().numpy()
-    x, type_string = compute_features(pos, faces, frame, names, options)
-    out = data.clone()
-    out.x = torch.from_numpy(x).to(dtype=data.pos.dtype, device=data.pos.device)
-    out.x_type = type_string
-    return out
-
-
-class InputFeatures(BaseTransform):
-    """Compute input features as a (cached) pre-transform. Reads ``pos``, ``face``, ``frame``;
-    writes ``x`` and ``x_type``. See :func:`add_features`."""
-
-    def __init__(self, names: Sequence[str] = DEFAULT_FEATURES, options: FeatureOptions = FeatureOptions()):
-        _resolve(names)
-        self.names, self.options = feature_names(names), options
-
-    def forward(self, data: Data) -> Data:
-        return add_features(data, self.names, self.options)
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}(names={self.names!r}, options={self.options!r})"

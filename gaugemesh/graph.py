@@ -10,10 +10,12 @@ import torch
 from torch_geometric.data import Data
 from torch_geometric.transforms import BaseTransform
 
+from gaugemesh.features import DEFAULT_FEATURES, FeatureOptions, compute_features, feature_names, resolve_features
 from gaugemesh.geometry import frame_field
 from gaugemesh.mesh import Mesh, MeshError, validate_mesh
 
-__all__ = ["mesh_to_data", "gauge_transform", "Geometry", "RandomGauge", "GEOMETRY_KEYS"]
+__all__ = ["mesh_to_data", "gauge_transform", "add_features", "Geometry", "InputFeatures", "RandomGauge",
+           "GEOMETRY_KEYS"]
 
 #: Attributes :func:`mesh_to_data` writes besides ``pos`` and ``face``.
 GEOMETRY_KEYS = ("frame", "edge_index", "theta", "transport", "edge_weight", "area")
@@ -210,3 +212,39 @@ class RandomGauge(BaseTransform):
             ftype = self.x_type if isinstance(self.x_type, FieldType) else FieldType(str(self.x_type))
             out.x = ftype.transform(data.x, -phi.to(data.x.dtype))
         return out
+
+
+def add_features(data: Data, names: Sequence[str] = DEFAULT_FEATURES, options: FeatureOptions = FeatureOptions()) -> Data:
+    """Write ``x`` (dtype of ``data.pos``) and ``x_type`` (a string) into a copy of ``data``.
+
+    Reads ``pos``, ``face`` and ``frame`` (the frame field of :func:`~gaugemesh.mesh_to_data`;
+    computed here with default options when absent). Compute in float64 ``Data`` for the
+    most accurate features; they are cast to ``pos``'s dtype.
+
+    Shapes:
+        pos: ``[V, 3]``; face: ``[3, F]``; frame: ``[V, 3, 3]``; writes x ``[V, dim]``.
+    """
+    pos = data.pos.detach().cpu().double().numpy()
+    faces = data.face.detach().cpu().T.numpy().astype(np.int64)
+    frame = getattr(data, "frame", None)
+    frame = frame_field(pos, faces).frame if frame is None else frame.detach().cpu().double().numpy()
+    x, type_string = compute_features(pos, faces, frame, names, options)
+    out = data.clone()
+    out.x = torch.from_numpy(x).to(dtype=data.pos.dtype, device=data.pos.device)
+    out.x_type = type_string
+    return out
+
+
+class InputFeatures(BaseTransform):
+    """Compute input features as a (cached) pre-transform. Reads ``pos``, ``face``, ``frame``;
+    writes ``x`` and ``x_type``. See :func:`add_features`."""
+
+    def __init__(self, names: Sequence[str] = DEFAULT_FEATURES, options: FeatureOptions = FeatureOptions()):
+        resolve_features(names)
+        self.names, self.options = feature_names(names), options
+
+    def forward(self, data: Data) -> Data:
+        return add_features(data, self.names, self.options)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(names={self.names!r}, options={self.options!r})"

@@ -5,7 +5,8 @@ import pytest
 import torch
 
 from gaugemesh import gauge_transform, mesh_to_data, validate_mesh
-from gaugemesh.features import FEATURES, FeatureOptions, InputFeatures, add_features, compute_features, feature_type
+from gaugemesh.features import FEATURES, FeatureOptions, compute_features, feature_type
+from gaugemesh.graph import InputFeatures, add_features
 from gaugemesh.geometry import features as geo
 from gaugemesh.geometry import frame_field
 from gaugemesh.so2 import FieldType

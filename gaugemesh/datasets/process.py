@@ -2,7 +2,7 @@
 
 :func:`process_item` is the pure pipeline that the cache stores the result of:
 ``layout.read`` (validated mesh + labels) -> :func:`~gaugemesh.mesh_to_data` (float64)
--> :func:`~gaugemesh.features.add_features` -> labels -> ``pre_transform`` -> cast to
+-> :func:`~gaugemesh.graph.add_features` -> labels -> ``pre_transform`` -> cast to
 ``dtype``. :class:`ProcessOptions` holds every option, and :meth:`ProcessOptions.key` is
 what goes into the cache key.
 """
@@ -19,8 +19,8 @@ import torch
 from torch_geometric.data import Data
 
 from gaugemesh.datasets.base import Layout, MeshItem
-from gaugemesh.features import DEFAULT_FEATURES, FeatureOptions, add_features, feature_names, feature_type_string
-from gaugemesh.graph import mesh_to_data
+from gaugemesh.features import DEFAULT_FEATURES, FeatureOptions, feature_names, feature_type_string
+from gaugemesh.graph import add_features, mesh_to_data
 
 __all__ = ["ProcessOptions", "process_item", "check_feature_options", "DTYPES"]
 

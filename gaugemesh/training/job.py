@@ -21,8 +21,8 @@ import torch
 from torch_geometric.data import Batch
 
 from gaugemesh.datasets import MeshDataset, train_val_split
-from gaugemesh.features import FeatureOptions, add_features, feature_type_string
-from gaugemesh.graph import mesh_to_data
+from gaugemesh.features import FeatureOptions, feature_type_string
+from gaugemesh.graph import add_features, mesh_to_data
 from gaugemesh.io import read_mesh_arrays
 from gaugemesh.mesh import Mesh, validate_mesh
 from gaugemesh.models import GCNBaseline, GemResNet
