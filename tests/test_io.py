@@ -76,11 +76,13 @@ def _rna_meshes():
 
 
 @pytest.mark.slow
-def test_all_rna_meshes_load_with_repair_and_give_a_finite_frame_field():
+def test_rna_meshes_load_with_repair_and_give_a_finite_frame_field():
+    """Every fourth of the 48 RNA meshes (all 48 took 19 s of the suite's 2 minutes): each
+    has several components and non-manifold edges, so 12 cover the same repairs."""
     files = _rna_meshes()
     require(SHARED / "rna_seg" / "off")
     assert len(files) == 48
-    for path in files:
+    for path in files[::4]:
         mesh = load_mesh(path, repair=True)
         labels = np.loadtxt(path.parents[1] / "labels" / f"{path.stem}.txt")
         assert mesh.vertex_map.max() < len(labels)  # labels follow the file's vertices

@@ -99,7 +99,8 @@ def test_gradcheck_float64():
         state = {n: p for n, p in zip(names, ps)}
         return torch.func.functional_call(conv, state, (x, data.edge_index, data.theta, data.transport, w))
 
-    assert torch.autograd.gradcheck(f, (x, *[p.detach().requires_grad_() for p in params]))
+    # fast mode checks random projections of the Jacobian: as sharp for a linear layer, ~20x quicker
+    assert torch.autograd.gradcheck(f, (x, *[p.detach().requires_grad_() for p in params]), fast_mode=True)
 
 
 @pytest.mark.parametrize("train", [True, False])
