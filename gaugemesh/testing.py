@@ -1,16 +1,17 @@
-"""Test helpers, shipped so that users can check their own layers: gauge equivariance,
-random gauges, randomised parameters.
+"""Test helpers, shipped so that users can check their own layers: gauge and permutation
+equivariance, random gauges, randomised parameters.
 
-Example::
+The call under test is always said explicitly, as a function ``fn(x, data)``;
+:func:`on_graph`, :func:`on_features` and :func:`on_data` wrap the usual ones. Example::
 
-    from gaugemesh.testing import assert_gauge_equivariant, randomize_parameters
+    from gaugemesh.testing import assert_gauge_equivariant, on_graph, randomize_parameters
     layer = randomize_parameters(GemConv("4x0 + 4x1", "4x0 + 2x2"))
-    assert_gauge_equivariant(layer, data, x, layer.in_type, layer.out_type)
+    assert_gauge_equivariant(on_graph(layer), data, x, layer.in_type, layer.out_type)
+    assert_permutation_equivariant(on_graph(layer), data, x)
 """
 
 from __future__ import annotations
 
-import inspect
 import math
 from typing import Callable
 
@@ -24,8 +25,12 @@ from gaugemesh.so2 import FieldType
 __all__ = [
     "DEFAULT_RTOL",
     "assert_gauge_equivariant",
-    "call_layer",
+    "assert_permutation_equivariant",
     "gauge_equivariance_error",
+    "on_data",
+    "on_features",
+    "on_graph",
+    "permute_graph",
     "random_gauge",
     "random_geometry",
     "randomize_parameters",
@@ -99,33 +104,49 @@ def randomize_parameters(module: nn.Module, scale: float = 1.0, generator: torch
     return module
 
 
-def call_layer(layer: Callable, x: Tensor | None, data) -> Tensor:
-    """Call ``layer`` the way its signature asks.
+LayerCall = Callable[[Tensor, Data], Tensor]
 
-    - ``forward(x, edge_index, theta, transport, edge_weight=...)``: convolutions;
-    - ``forward(data)``: models reading ``data.x`` (set to ``x`` when ``x`` is given);
-    - a plain function of two arguments: ``layer(x, data)``;
-    - ``forward(x, batch=...)``: per-graph layers, given ``data.batch`` when present;
-    - anything else: ``layer(x)``.
-    """
-    params = inspect.signature(layer.forward if isinstance(layer, nn.Module) else layer).parameters
-    names = list(params)
-    if "edge_index" in names:
-        return layer(x, data.edge_index, data.theta, data.transport, getattr(data, "edge_weight", None))
-    if names and names[0] == "data":
-        if x is not None:
-            data = data.clone()
-            data.x = x
-        return layer(data)
-    if not isinstance(layer, nn.Module) and len(names) >= 2:
-        return layer(x, data)
-    if "batch" in names and getattr(data, "batch", None) is not None:
-        return layer(x, batch=data.batch)
-    return layer(x)
+
+def on_graph(conv: Callable) -> LayerCall:
+    """``fn(x, data)`` calling a convolution as ``conv(x, edge_index, theta, transport, edge_weight)``."""
+    return lambda x, data: conv(x, data.edge_index, data.theta, data.transport, getattr(data, "edge_weight", None))
+
+
+def on_features(layer: Callable) -> LayerCall:
+    """``fn(x, data)`` calling a per-vertex layer as ``layer(x)`` (the geometry is not its input)."""
+    return lambda x, data: layer(x)
+
+
+def on_data(model: Callable) -> LayerCall:
+    """``fn(x, data)`` calling a model of a whole ``Data`` as ``model(data)``, with ``data.x = x``."""
+
+    def call(x: Tensor, data: Data) -> Tensor:
+        data = data.clone()
+        data.x = x
+        return model(data)
+
+    return call
+
+
+def _checked_call(fn: LayerCall) -> LayerCall:
+    if isinstance(fn, nn.Module):
+        raise TypeError(f"pass a function fn(x, data), not the {type(fn).__name__} itself: wrap it with "
+                        "on_graph (convolutions), on_features (per-vertex layers) or on_data (models).")
+    return fn
+
+
+def _scale(out: Tensor, x: Tensor, name: str) -> Tensor:
+    """The largest output magnitude; an output that vanishes (or is not finite) is a failure,
+    not a pass: a layer returning zeros is trivially equivariant."""
+    scale = out.detach().abs().max() if out.numel() else out.new_zeros(())
+    if not torch.isfinite(scale) or scale <= 1e-6 * x.detach().abs().max().clamp(min=1e-30):
+        raise AssertionError(f"{name}: the output vanishes or is not finite (largest magnitude {float(scale):.3e} "
+                             f"for inputs up to {float(x.detach().abs().max()):.3e}); nothing was tested.")
+    return scale
 
 
 def gauge_equivariance_error(
-    layer: Callable,
+    fn: LayerCall,
     data,
     x: Tensor,
     in_type: FieldType | str,
@@ -134,13 +155,19 @@ def gauge_equivariance_error(
     seed: int = 0,
     generator: torch.Generator | None = None,
 ) -> Tensor:
-    """``max |layer(rho_in(-phi) x, geometry') - rho_out(-phi) layer(x, geometry)|``, relative
-    to ``max |layer(x)|``.
+    """``max |fn(rho_in(-phi) x, geometry') - rho_out(-phi) fn(x, geometry)|``, relative
+    to ``max |fn(x, geometry)|``.
 
-    Both calls run under the same forked RNG state seeded with ``seed``, so stochastic
-    layers (dropout) draw the same mask; ``phi`` (when not given) is drawn from
-    ``generator``, by default one seeded from ``seed``. The global RNG state is left untouched.
+    ``fn(x, data)`` is the call under test, said explicitly (:func:`on_graph`,
+    :func:`on_features`, :func:`on_data` wrap the usual ones). Both calls run under the same
+    forked RNG state seeded with ``seed``, so stochastic layers (dropout) draw the same mask;
+    ``phi`` (when not given) is drawn from ``generator``, by default one seeded from
+    ``seed``. The global RNG state is left untouched.
+
+    Raises:
+        AssertionError: the output vanishes or is not finite.
     """
+    fn = _checked_call(fn)
     in_type, out_type = FieldType(in_type), FieldType(out_type)
     if generator is None:  # reproducible, and the global RNG state stays untouched
         generator = torch.Generator().manual_seed(seed + 1)
@@ -153,14 +180,14 @@ def gauge_equivariance_error(
     ):
         with torch.random.fork_rng(devices=[] if x.device.type == "cpu" else [x.device]):
             torch.manual_seed(seed)
-            outputs.append(call_layer(layer, features, geometry))
+            outputs.append(fn(features, geometry))
+    scale = _scale(outputs[0], x, "gauge_equivariance_error")
     expected = out_type.transform(outputs[0], -phi.to(outputs[0].dtype))
-    scale = outputs[0].detach().abs().max().clamp(min=1e-30)
     return ((outputs[1] - expected).detach().abs().max() / scale)
 
 
 def assert_gauge_equivariant(
-    layer: Callable,
+    fn: LayerCall,
     data,
     x: Tensor,
     in_type: FieldType | str,
@@ -170,10 +197,11 @@ def assert_gauge_equivariant(
     seed: int = 0,
     generator: torch.Generator | None = None,
 ) -> float:
-    """Assert ``layer(rho_in(-phi) x, gauge_transform(data, phi)) == rho_out(-phi) layer(x, data)``.
+    """Assert ``fn(rho_in(-phi) x, gauge_transform(data, phi)) == rho_out(-phi) fn(x, data)``.
 
     Args:
-        layer: A module or function; see :func:`call_layer` for how it is called.
+        fn: The call under test, ``fn(x, data)``: wrap a layer with :func:`on_graph`,
+            :func:`on_features` or :func:`on_data`, or write the call out.
         data: PyG ``Data``/``Batch`` with ``edge_index``, ``theta``, ``transport`` (``frame``
             and ``edge_weight`` optional).
         x: Input features ``[V, in_type.dim]``.
@@ -186,11 +214,74 @@ def assert_gauge_equivariant(
     Returns:
         The relative error, for printing.
     """
-    error = float(gauge_equivariance_error(layer, data, x, in_type, out_type, phi, seed, generator))
+    error = float(gauge_equivariance_error(fn, data, x, in_type, out_type, phi, seed, generator))
     tol = DEFAULT_RTOL.get(x.dtype, 1e-5) if rtol is None else rtol
     if not error <= tol:
         raise AssertionError(
-            f"{getattr(layer, '__class__', type(layer)).__name__} is not gauge equivariant: "
+            f"{getattr(fn, '__qualname__', type(fn).__name__)} is not gauge equivariant: "
             f"relative error {error:.3e} > {tol:.1e} ({x.dtype})."
         )
     return error
+
+
+def permute_graph(data: Data, vertex_order: Tensor, edge_order: Tensor) -> Data:
+    """``data`` with its vertices renumbered and its edges reordered: new vertex ``k`` is old
+    vertex ``vertex_order[k]``, new edge ``e`` is old edge ``edge_order[e]``.
+
+    Per-vertex and per-edge tensors (as PyG tells them: first dimension ``V`` or, for
+    edge attributes, ``E``) move with them; ``edge_index`` and ``face`` are renumbered.
+
+    Shapes:
+        vertex_order: ``[V]``; edge_order: ``[E]`` (permutations).
+    """
+    new_index = torch.empty_like(vertex_order)
+    new_index[vertex_order] = torch.arange(vertex_order.numel(), device=vertex_order.device)
+    out = data.clone()
+    for key, value in data.items():
+        if not torch.is_tensor(value) or key in ("edge_index", "face"):
+            continue
+        if data.is_edge_attr(key):
+            out[key] = value[edge_order.to(value.device)]
+        elif data.is_node_attr(key):
+            out[key] = value[vertex_order.to(value.device)]
+    out.edge_index = new_index[data.edge_index[:, edge_order]]
+    if getattr(data, "face", None) is not None:
+        out.face = new_index[data.face]
+    return out
+
+
+def assert_permutation_equivariant(
+    fn: LayerCall, data, x: Tensor, seed: int = 0, rtol: float | None = None
+) -> float:
+    """Assert that renumbering the vertices and reordering the edges changes nothing but the
+    order of the output rows: ``fn(P x, P data) == P fn(x, data)``.
+
+    Args:
+        fn: The call under test, ``fn(x, data)`` (see :func:`on_graph`).
+        data: A ``Data`` with ``edge_index`` (and whatever ``fn`` reads).
+        x: Input features ``[V, ...]``.
+        seed: Seeds the permutations and both calls (same dropout masks in the same vertex order
+            would differ, so use eval mode for stochastic layers).
+        rtol: Tolerance relative to the largest output; :data:`DEFAULT_RTOL` for ``x.dtype``
+            (sums over neighbours run in another order).
+
+    Returns:
+        The relative error.
+    """
+    fn = _checked_call(fn)
+    g = torch.Generator().manual_seed(seed)
+    vertex_order = torch.randperm(data.num_nodes, generator=g).to(x.device)
+    edge_order = torch.randperm(data.edge_index.size(1), generator=g).to(x.device)
+    outputs = []
+    for graph, features in ((data, x), (permute_graph(data, vertex_order, edge_order), x[vertex_order])):
+        with torch.random.fork_rng(devices=[] if x.device.type == "cpu" else [x.device]):
+            torch.manual_seed(seed)
+            outputs.append(fn(features, graph))
+    scale = _scale(outputs[0], x, "assert_permutation_equivariant")
+    error = float((outputs[1] - outputs[0][vertex_order]).detach().abs().max() / scale)
+    tol = DEFAULT_RTOL.get(x.dtype, 1e-5) if rtol is None else rtol
+    if not error <= tol:
+        raise AssertionError(f"{getattr(fn, '__qualname__', type(fn).__name__)} is not permutation equivariant: "
+                             f"relative error {error:.3e} > {tol:.1e} ({x.dtype}).")
+    return error
+

@@ -11,6 +11,10 @@ from gaugemesh.so2 import FieldType
 from gaugemesh.testing import (
     DEFAULT_RTOL,
     assert_gauge_equivariant,
+    assert_permutation_equivariant,
+    on_graph,
+    permute_graph,
+    on_features,
     random_gauge,
     random_geometry,
     randomize_parameters,
@@ -39,7 +43,7 @@ def test_catches_non_equivariant_layers(layer):
     data = random_geometry(1)
     x = torch.randn(data.num_nodes, TYPE.dim, dtype=torch.float64)
     with pytest.raises(AssertionError, match="not gauge equivariant"):
-        assert_gauge_equivariant(layer.double(), data, x, TYPE, TYPE)
+        assert_gauge_equivariant(on_features(layer.double()), data, x, TYPE, TYPE)
 
 
 def test_catches_a_bias_on_vector_outputs():
@@ -65,9 +69,52 @@ def test_seeded_calls_do_not_touch_global_rng():
     data = random_geometry(1, dtype=torch.float32)
     x = torch.randn(data.num_nodes, TYPE.dim)
     state = torch.get_rng_state()
-    assert_gauge_equivariant(FieldDropout(TYPE, 0.5).train(), data, x, TYPE, TYPE, seed=5)
+    assert_gauge_equivariant(on_features(FieldDropout(TYPE, 0.5).train()), data, x, TYPE, TYPE, seed=5)
     assert torch.equal(torch.get_rng_state(), state)
 
 
 def test_tolerances_documented():
     assert DEFAULT_RTOL[torch.float32] <= 1e-5 and DEFAULT_RTOL[torch.float64] <= 1e-11
+
+
+def test_a_layer_returning_zeros_fails_instead_of_passing():
+    data = random_geometry(1)
+    x = torch.randn(data.num_nodes, TYPE.dim, dtype=torch.float64)
+    with pytest.raises(AssertionError, match="vanishes"):
+        assert_gauge_equivariant(lambda x, data: torch.zeros_like(x), data, x, TYPE, TYPE)
+    with pytest.raises(AssertionError, match="vanishes"):
+        assert_permutation_equivariant(lambda x, data: 0 * x, data, x)
+
+
+def test_the_call_is_said_explicitly():
+    data = random_geometry(1)
+    x = torch.randn(data.num_nodes, TYPE.dim, dtype=torch.float64)
+    with pytest.raises(TypeError, match="on_graph"):
+        assert_gauge_equivariant(GemConv(TYPE, TYPE).double(), data, x, TYPE, TYPE)
+
+
+def test_permutation_check_catches_a_layer_that_depends_on_vertex_numbers():
+    data = random_geometry(1)
+    x = torch.randn(data.num_nodes, TYPE.dim, dtype=torch.float64)
+    conv = randomize_parameters(GemConv(TYPE, TYPE).double())
+    assert_permutation_equivariant(on_graph(conv), data, x)
+    numbered = on_graph(lambda x, *graph: conv(x, *graph) + torch.arange(len(x), dtype=x.dtype)[:, None])
+    with pytest.raises(AssertionError, match="not permutation equivariant"):
+        assert_permutation_equivariant(numbered, data, x)
+    first_edge = on_graph(lambda x, ei, theta, transport, w: conv(x, ei, theta, transport, w) * theta[0])
+    with pytest.raises(AssertionError, match="not permutation equivariant"):  # edge order matters to it
+        assert_permutation_equivariant(first_edge, data, x)
+
+
+def test_permute_graph_keeps_the_mesh():
+    data = random_geometry(1)
+    g = torch.Generator().manual_seed(0)
+    vertex_order, edge_order = torch.randperm(data.num_nodes, generator=g), torch.randperm(data.edge_index.size(1), generator=g)
+    moved = permute_graph(data, vertex_order, edge_order)
+    torch.testing.assert_close(moved.pos, data.pos[vertex_order])
+    torch.testing.assert_close(moved.theta, data.theta[edge_order])
+    # the same edges between the same points
+    j, i = moved.edge_index
+    torch.testing.assert_close(moved.pos[j], data.pos[data.edge_index[0, edge_order]])
+    torch.testing.assert_close(moved.pos[i], data.pos[data.edge_index[1, edge_order]])
+    torch.testing.assert_close(moved.pos[moved.face], data.pos[data.face])

@@ -9,7 +9,7 @@ from torch_geometric.loader import DataLoader
 
 import gaugemesh
 from gaugemesh.models import GemResNet
-from gaugemesh.testing import assert_gauge_equivariant, random_geometry, randomize_parameters
+from gaugemesh.testing import assert_gauge_equivariant, assert_permutation_equivariant, on_data, random_geometry, randomize_parameters
 
 
 def small_net(nonlinearity="norm", dropout=0.2, **kwargs):
@@ -27,7 +27,7 @@ def test_gauge_equivariant(dtype, nonlinearity, train):
         n = net.blocks[0].act1.num_samples
         steps = torch.randint(0, n, (data.num_nodes,), generator=torch.Generator().manual_seed(0))
         phi = (steps.double() * 2 * math.pi / n).to(dtype)
-    assert_gauge_equivariant(net, data, data.x, net.in_type, net.out_type, phi=phi, seed=3)
+    assert_gauge_equivariant(on_data(net), data, data.x, net.in_type, net.out_type, phi=phi, seed=3)
 
 
 def rotation(seed):
@@ -164,3 +164,16 @@ def test_declared_input_type_must_be_the_models_not_just_as_wide(model):
     batch.x_type = ["4x0", "2x1"]
     with pytest.raises(ValueError, match="2x1"):
         net(batch)
+
+
+@pytest.mark.parametrize("model", ["regular", "norm", "gated", "gcn"])
+def test_every_model_is_permutation_equivariant(model, dtype):
+    """Renumbering vertices and reordering edges reorders the logits, nothing else (eval
+    mode: a dropout mask drawn in another vertex order is another mask)."""
+    from gaugemesh.models import GCNBaseline
+
+    data = random_geometry(1, dtype=dtype, seed=2)
+    net = small_net(model) if model != "gcn" else GCNBaseline("2x0 + 1x1", 5, hidden=8, num_layers=2)
+    net = randomize_parameters(net.to(dtype), scale=0.5, generator=torch.Generator().manual_seed(0)).eval()
+    x = torch.randn(data.num_nodes, 4, dtype=dtype, generator=torch.Generator().manual_seed(1))
+    assert_permutation_equivariant(on_data(net), data, x)

@@ -7,7 +7,7 @@ import torch
 
 from gaugemesh.nn import ConvGeometry, GemConv, RegularNonlinearity
 from gaugemesh.so2 import FieldType
-from gaugemesh.testing import assert_gauge_equivariant, random_geometry, randomize_parameters
+from gaugemesh.testing import assert_gauge_equivariant, assert_permutation_equivariant, on_graph, random_geometry, randomize_parameters
 
 PAIRS = [
     ("2x0 + 3x1 + 2x2", "3x0 + 2x1 + 1x2"),
@@ -107,14 +107,14 @@ def test_gradcheck_float64():
 def test_gauge_equivariant(graph, dtype, train):
     conv = randomize_parameters(GemConv("4x0 + 3x1 + 2x2", "2x0 + 3x1 + 1x2 + 1x3").to(dtype)).train(train)
     x = torch.randn(graph.num_nodes, conv.in_type.dim, dtype=dtype)
-    err = assert_gauge_equivariant(conv, graph, x, conv.in_type, conv.out_type)
+    err = assert_gauge_equivariant(on_graph(conv), graph, x, conv.in_type, conv.out_type)
     print(f"GemConv {dtype} relative equivariance error {err:.2e}")
 
 
 def test_gauge_equivariant_on_real_mesh(spot64):
     conv = randomize_parameters(GemConv("4x0 + 3x1 + 2x2", "2x0 + 3x1 + 2x2").double())
     x = torch.randn(spot64.num_nodes, conv.in_type.dim, dtype=torch.float64)
-    assert_gauge_equivariant(conv, spot64, x, conv.in_type, conv.out_type)
+    assert_gauge_equivariant(on_graph(conv), spot64, x, conv.in_type, conv.out_type)
 
 
 def test_shared_geometry_and_cache(graph):
@@ -157,3 +157,10 @@ def test_initialisation_keeps_variance_through_a_deep_stack(mesh, spot64):
             stds.append(float(x.std()))
     print(mesh, "std per layer", [round(s, 2) for s in stds])
     assert 0.1 < stds[-1] < 10, stds  # a doubled or halved gain leaves this range
+
+
+def test_permutation_equivariant(dtype):
+    data = random_geometry(1, dtype=dtype, seed=3)
+    conv = randomize_parameters(GemConv("3x0 + 2x1 + 1x2", "2x0 + 2x1 + 2x2", num_radial=1).to(dtype))
+    x = torch.randn(data.num_nodes, conv.in_type.dim, dtype=dtype, generator=torch.Generator().manual_seed(0))
+    assert_permutation_equivariant(on_graph(conv), data, x)

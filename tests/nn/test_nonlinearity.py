@@ -7,7 +7,7 @@ import torch
 
 from gaugemesh.nn import GatedNonlinearity, NormNonlinearity, RegularNonlinearity
 from gaugemesh.so2 import FieldType
-from gaugemesh.testing import assert_gauge_equivariant, gauge_equivariance_error, randomize_parameters
+from gaugemesh.testing import assert_gauge_equivariant, gauge_equivariance_error, on_features, randomize_parameters
 
 TYPE = FieldType("6x0 + 6x1 + 4x2")
 
@@ -36,7 +36,7 @@ def test_regular_exact_at_multiples_of_2pi_over_n(graph, dtype, num_samples):
     x = torch.randn(graph.num_nodes, TYPE.dim, dtype=dtype)
     steps = torch.randint(-num_samples, num_samples, (graph.num_nodes,), generator=torch.Generator().manual_seed(0))
     phi = (steps.double() * (2 * math.pi / num_samples)).to(graph.theta.dtype)
-    assert_gauge_equivariant(layer, graph, x, TYPE, TYPE, phi=phi)
+    assert_gauge_equivariant(on_features(layer), graph, x, TYPE, TYPE, phi=phi)
 
 
 def test_regular_error_for_random_angles_falls_with_n(graph):
@@ -45,7 +45,7 @@ def test_regular_error_for_random_angles_falls_with_n(graph):
     errors = {}
     for n in (5, 8, 16, 32, 64):
         layer = RegularNonlinearity(TYPE, num_samples=n).to(x.dtype)
-        errors[n] = float(gauge_equivariance_error(layer, graph, x, TYPE, TYPE, generator=torch.Generator().manual_seed(1)))
+        errors[n] = float(gauge_equivariance_error(on_features(layer), graph, x, TYPE, TYPE, generator=torch.Generator().manual_seed(1)))
     print("regular nonlinearity, relative equivariance error at random angles:", {n: f"{e:.1e}" for n, e in errors.items()})
     assert errors[5] < 0.6 and errors[16] < 0.05 and errors[64] < 0.005
     assert errors[64] < errors[16] < errors[5]
@@ -61,7 +61,7 @@ def test_regular_needs_enough_samples():
 def test_norm_and_gated_are_exactly_equivariant(graph, dtype, layer_cls, train):
     layer = randomize_parameters(layer_cls(FieldType("3x1 + 2x0 + 2x2")).to(dtype)).train(train)
     x = torch.randn(graph.num_nodes, layer.in_type.dim, dtype=dtype)
-    assert_gauge_equivariant(layer, graph, x, layer.in_type, layer.out_type)
+    assert_gauge_equivariant(on_features(layer), graph, x, layer.in_type, layer.out_type)
 
 
 def test_gated_type_and_gates():

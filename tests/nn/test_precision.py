@@ -20,13 +20,14 @@ from torch import nn
 from gaugemesh.nn import (BatchNorm, FieldDropout, GatedNonlinearity, GemConv, InvariantReadout, Linear,
                           NormNonlinearity, RegularNonlinearity)
 from gaugemesh.so2 import FieldType
-from gaugemesh.testing import DEFAULT_RTOL, assert_gauge_equivariant, call_layer, random_geometry, randomize_parameters
+from gaugemesh.testing import DEFAULT_RTOL, assert_gauge_equivariant, on_features, on_graph, random_geometry, randomize_parameters
 
 IN = FieldType("4x0 + 3x1 + 2x2")
 OUT = FieldType("3x0 + 2x1 + 2x2")
 CLOSE = {torch.bfloat16: 2e-2, torch.float16: 3e-3}
 REDUCED = [pytest.param(torch.bfloat16, id="bf16"), pytest.param(torch.float16, id="fp16")]
 
+#: Each layer, and how it is called (a convolution reads the graph, the others the features).
 LAYERS = {
     "GemConv": lambda: GemConv(IN, OUT, num_radial=2),
     "Linear": lambda: Linear(IN, OUT),
@@ -38,6 +39,10 @@ LAYERS = {
     "FieldDropout": lambda: FieldDropout(IN, p=0.3),
     "InvariantReadout": lambda: InvariantReadout(IN),
 }
+
+
+def call(layer, x, data):
+    return (on_graph if isinstance(layer, GemConv) else on_features)(layer)(x, data)
 
 
 def setup(name: str, device: str, train: bool):
@@ -57,7 +62,7 @@ def run(layer, data, x, device: str, dtype: torch.dtype | None):
     with torch.random.fork_rng(devices=[] if device == "cpu" else [device]):
         torch.manual_seed(3)
         with torch.autocast(device, dtype=dtype or torch.bfloat16, enabled=dtype is not None):
-            out = call_layer(layer, x, data)
+            out = call(layer, x, data)
     probe = torch.randn(out.shape, generator=torch.Generator().manual_seed(4)).to(device)
     (out.float() * probe).sum().backward()
     grads = [x.grad] + [p.grad for p in layer.parameters()]
@@ -94,7 +99,7 @@ def test_gauge_equivariant_under_autocast(name, dtype, device):
 
     def under_autocast(features, geometry):
         with torch.autocast(device, dtype=dtype):
-            return call_layer(layer, features, geometry).float()
+            return call(layer, features, geometry).float()
 
     assert_gauge_equivariant(under_autocast, data, x, layer.in_type, layer.out_type, phi=phi, rtol=DEFAULT_RTOL[dtype])
 
@@ -105,8 +110,8 @@ def test_fused_layers_keep_low_precision_tensors_outside_autocast(dtype):
     computed in float32 inside (CPU has no bf16 sparse kernels)."""
     for name in ("GemConv", "BatchNorm", "RegularNonlinearity"):
         layer, data, x = setup(name, "cpu", train=True)
-        reference = call_layer(layer, x, data)
-        out = call_layer(layer.to(dtype), x.to(dtype), data)
+        reference = call(layer, x, data)
+        out = call(layer.to(dtype), x.to(dtype), data)
         assert out.dtype == dtype
         assert relative(out.float(), reference) < CLOSE[dtype]
 
@@ -116,4 +121,4 @@ def test_fused_layers_return_float32_under_autocast():
     for name in ("GemConv", "BatchNorm", "RegularNonlinearity", "InvariantReadout"):
         layer, data, x = setup(name, "cpu", train=True)
         with torch.autocast("cpu", dtype=torch.bfloat16):
-            assert call_layer(layer, x.bfloat16(), data).dtype == torch.float32
+            assert call(layer, x.bfloat16(), data).dtype == torch.float32
