@@ -5,6 +5,8 @@ Also the gauge change on a ``Data`` and the PyG transforms that wrap both.
 
 from __future__ import annotations
 
+from typing import Sequence
+
 import numpy as np
 import torch
 from torch_geometric.data import Data

@@ -45,8 +45,12 @@ def make_dataset(count: int, vertices: int, seed: int = 0):
 
 def run(args) -> dict:
     from gaugemesh.models import GemResNet
-    from gaugemesh.training.job import make_augment
     from gaugemesh.training.loop import Trainer, TrainSettings
+
+    try:
+        from gaugemesh.training.augment import make_augment
+    except ImportError:  # a checkout from before training/job.py was split, measured for comparison
+        from gaugemesh.training.job import make_augment
 
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)

@@ -70,7 +70,7 @@ def _user_errors() -> tuple[type[BaseException], ...]:
     from gaugemesh.mesh import MeshError
     from gaugemesh.training.checkpoint import CheckpointError
     from gaugemesh.training.config import ConfigError
-    from gaugemesh.training.job import JobError
+    from gaugemesh.training.run_folder import JobError
     from gaugemesh.training.metrics_log import MetricsLogError
 
     return (MeshError, CheckpointError, ConfigError, JobError, MetricsLogError, FileNotFoundError)

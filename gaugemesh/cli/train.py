@@ -57,7 +57,7 @@ def add_parser(subparsers) -> None:
 def run_train(args: argparse.Namespace) -> int:
     from gaugemesh.training.allocator import keep_freed_memory
     from gaugemesh.training.config import load_config
-    from gaugemesh.training.job import train
+    from gaugemesh.training.train_job import train
 
     keep_freed_memory()  # a process setting: see gaugemesh/training/allocator.py
     overrides = list(args.overrides) + ([f"train.device={args.device}"] if args.device else [])
@@ -88,7 +88,8 @@ def _can_write_file(path: Path) -> bool:
 
 def run_eval(args: argparse.Namespace) -> int:
     from gaugemesh.training.allocator import keep_freed_memory
-    from gaugemesh.training.job import JobError, evaluate_checkpoint
+    from gaugemesh.training.evaluate_job import evaluate_checkpoint
+    from gaugemesh.training.run_folder import JobError
 
     if args.json and not _can_write_file(args.json):  # found out before the evaluation, not after it
         raise JobError(f"--json {args.json} cannot be written (a folder is in the way, or its parent is a file); "
@@ -104,7 +105,7 @@ def run_eval(args: argparse.Namespace) -> int:
 
 
 def run_predict(args: argparse.Namespace) -> int:
-    from gaugemesh.training.job import predict_mesh
+    from gaugemesh.training.predict_job import predict_mesh
 
     paths = predict_mesh(args.mesh, args.checkpoint, args.out, args.device, args.precision)
     for kind, path in paths.items():

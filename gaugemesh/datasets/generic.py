@@ -20,7 +20,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 
 from gaugemesh.datasets.base import MeshItem, load_raw, read_labels, vote
 from gaugemesh.datasets.vertex_labels import SPLITS, split_members

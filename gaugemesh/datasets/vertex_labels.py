@@ -22,7 +22,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 
 from gaugemesh.datasets.base import MeshItem, load_raw, read_labels, read_split_file
 from gaugemesh.mesh import Mesh, MeshError

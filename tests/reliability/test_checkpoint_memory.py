@@ -19,7 +19,7 @@ import torch
 from gaugemesh.cli import main
 from gaugemesh.models import GCNBaseline, GemResNet
 from gaugemesh.training.checkpoint import CheckpointError, save_checkpoint
-from gaugemesh.training.job import build_model, load_model
+from gaugemesh.training.recipe import build_model, load_model
 from tests.reliability.training_helpers import IN_TYPE, one_line_error, write_checkpoint, write_config
 
 GEM = {"width": 2, "max_order": 1, "num_blocks": 1}

@@ -10,7 +10,8 @@ from __future__ import annotations
 import pytest
 
 from gaugemesh.cli import main
-from gaugemesh.training.job import JobError, evaluate_checkpoint
+from gaugemesh.training.evaluate_job import evaluate_checkpoint
+from gaugemesh.training.run_folder import JobError
 from tests.reliability.training_helpers import one_line_error, tiny_data, write_checkpoint, write_config
 
 

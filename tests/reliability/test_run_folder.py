@@ -12,9 +12,9 @@ import json
 import pytest
 
 from gaugemesh.cli import main
-from gaugemesh.training import job
+from gaugemesh.training import train_job
 from gaugemesh.training.config import load_config
-from gaugemesh.training.job import RUN_FILES, JobError
+from gaugemesh.training.run_folder import RUN_FILES, JobError
 from tests.reliability.training_helpers import one_line_error, snapshot, tiny_data, write_config
 
 
@@ -33,7 +33,7 @@ def fit_spy(monkeypatch):
         seen.update(snapshot(trainer.out_dir))
         return []
 
-    monkeypatch.setattr(job.Trainer, "fit", fit)
+    monkeypatch.setattr(train_job.Trainer, "fit", fit)
     return seen
 
 
@@ -56,7 +56,7 @@ def test_a_folder_holding_a_run_is_refused_and_left_alone(tmp_path, config, caps
 def test_the_library_refuses_too(tmp_path, config):
     _old_run(tmp_path / "run")
     with pytest.raises(JobError, match=r"already holds a run \(best\.pt, last\.pt, metrics\.jsonl"):
-        job.train(load_config(config), progress=False)
+        train_job.train(load_config(config), progress=False)
 
 
 def test_overwrite_deletes_the_old_run_files_before_training(tmp_path, config, fit_spy, capsys):
@@ -80,4 +80,4 @@ def test_resume_and_overwrite_exclude_each_other(config, capsys):
         main(["train", "--config", str(config), "--resume", "--overwrite"])
     assert info.value.code == 2 and "not allowed with argument" in capsys.readouterr().err
     with pytest.raises(JobError, match="pass one of them"):
-        job.train(load_config(config), resume=True, overwrite=True)
+        train_job.train(load_config(config), resume=True, overwrite=True)

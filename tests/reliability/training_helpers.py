@@ -12,7 +12,7 @@ from typing import Any
 from gaugemesh.features import FeatureOptions, feature_type_string
 from gaugemesh.training.checkpoint import save_checkpoint
 from gaugemesh.training.config import load_config
-from gaugemesh.training.job import build_model
+from gaugemesh.training.recipe import build_model
 from tests.datasets.helpers import make_generic
 
 CONFIG = """

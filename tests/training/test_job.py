@@ -9,7 +9,8 @@ import torch
 
 from gaugemesh.cli import main
 from gaugemesh.datasets import MeshDataset
-from gaugemesh.training.job import evaluate_checkpoint, load_model
+from gaugemesh.training.evaluate_job import evaluate_checkpoint
+from gaugemesh.training.recipe import load_model
 from tests.datasets.helpers import make_generic, make_meshcnn
 
 CONFIG = """
@@ -66,7 +67,7 @@ def test_resume_gives_the_same_numbers(trained, tmp_path):
     _, root = trained
     config = _config(tmp_path, root)
     from gaugemesh.training.config import load_config
-    from gaugemesh.training.job import train
+    from gaugemesh.training.train_job import train
 
     cfg = load_config(config, [f"output.dir={tmp_path / 'resumed'}"])
     train(cfg, progress=False, until=2)

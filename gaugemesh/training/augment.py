@@ -1,0 +1,62 @@
+"""Training-time augmentation of a batch: a random gauge, and random rotations of ``xyz`` inputs."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import torch
+from torch_geometric.data import Batch
+
+from gaugemesh.features import FeatureOptions, feature_type_string
+from gaugemesh.so2 import FieldType
+from gaugemesh.training.recipe import feature_options
+
+__all__ = ["make_augment"]
+
+
+def _xyz_slice(names: list[str], options: FeatureOptions) -> slice | None:
+    """Where the (not rotation invariant) ``xyz`` channels sit in ``x``, if requested."""
+    if "xyz" not in names:
+        return None
+    scalars_before = [n for n in names[: names.index("xyz")] if FieldType(feature_type_string([n], options)).max_order == 0]
+    start = FieldType(feature_type_string(scalars_before, options)).dim if scalars_before else 0
+    return slice(start, start + 3)
+
+
+def _random_rotation(generator: torch.Generator | None = None) -> torch.Tensor:
+    q, r = torch.linalg.qr(torch.randn(3, 3, generator=generator, dtype=torch.float64))
+    q = q * torch.sign(torch.diagonal(r))
+    return q if torch.det(q) > 0 else -q
+
+
+def make_augment(config: dict[str, Any], x_type: str):
+    """The training-time augmentation of a batch: a random gauge and, where the inputs
+    include ``xyz``, a random 3D rotation of those channels (other inputs are rotation
+    invariant).
+
+    The random gauge is ``batch.nonlinearity_gauge``: the nonlinearities run in frames
+    rotated by it, which is what the network computes on the mesh and its features in that
+    gauge (every other layer is exactly equivariant; tested in
+    ``tests/models/test_segmentation.py``), while the connection and its cached operators
+    stay as they are."""
+    augment, features = config["augment"], config["features"]
+    xyz = _xyz_slice(list(features["names"]), feature_options(features)) if augment.get("rotate", True) else None
+    use_gauge = augment.get("gauge", True)
+    if not use_gauge and xyz is None:
+        return None
+
+    def apply(batch: Batch) -> Batch:
+        if use_gauge:
+            batch = copy.copy(batch)
+            # drawn on the CPU: its generator's state is in every checkpoint
+            phi = (torch.rand(batch.num_nodes, dtype=torch.float64) * 2 - 1) * torch.pi
+            batch.nonlinearity_gauge = phi.to(batch.x.device, batch.x.dtype, non_blocking=True)
+        if xyz is not None:
+            x = batch.x.clone()
+            rotation = _random_rotation().to(x)
+            x[:, xyz] = x[:, xyz] @ rotation.T
+            batch.x = x
+        return batch
+
+    return apply

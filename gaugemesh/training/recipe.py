@@ -1,0 +1,114 @@
+"""From a run's configuration to what its jobs need: the dataset, the feature options, the model
+(from a ``[model]`` table, or from a checkpoint, checked before anything is allocated).
+
+``train``, ``eval`` and ``predict`` all read the configuration through these functions, so a
+checkpoint's stored configuration rebuilds exactly what training used.
+"""
+
+from __future__ import annotations
+
+import inspect
+import os
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from gaugemesh.datasets import MeshDataset
+from gaugemesh.features import FeatureOptions
+from gaugemesh.models import GCNBaseline, GemResNet
+from gaugemesh.training.checkpoint import CheckpointError, check_model_state, load_checkpoint, load_weights
+from gaugemesh.training.config import ConfigError, check_keys
+from gaugemesh.training.loop import resolve_device
+
+__all__ = ["MODELS", "feature_options", "open_dataset", "model_options", "build_model", "check_device", "load_model"]
+
+
+_FEATURE_OPTION_KEYS = ("hks_count", "grad_count", "eigs")
+
+
+def feature_options(features: dict[str, Any]) -> FeatureOptions:
+    return FeatureOptions(**{k: features[k] for k in _FEATURE_OPTION_KEYS if k in features})
+
+
+def open_dataset(config: dict[str, Any], split: str, root: str | os.PathLike | None = None,
+                 cache_dir: str | os.PathLike | None = None, progress: bool = True) -> MeshDataset:
+    """The ``split`` of the dataset a config describes, frame fields and features cached."""
+    data, features = config["data"], config["features"]
+    root = Path(root or data["root"])
+    cache = cache_dir or data.get("cache") or root / "processed"
+    return MeshDataset(root, split, layout=data.get("format", "auto"), cache_dir=cache,
+                       features=features["names"], feature_options=feature_options(features),
+                       connection=features.get("connection", "levi-civita"), repair=data.get("repair"),
+                       workers=int(data.get("workers", 2)), in_memory=True, progress=progress)
+
+
+MODELS = {"gem": GemResNet, "gcn": GCNBaseline}
+
+
+def model_options(model_config: dict[str, Any]) -> tuple[type, dict[str, Any], dict[str, Any]]:
+    """The class a ``[model]`` table names, its options as given, and every option with the
+    class's defaults filled in.
+
+    Raises:
+        ConfigError: an unknown ``kind`` or key (named, with the valid ones).
+    """
+    if not isinstance(model_config, dict):
+        raise ConfigError(f"[model] must be a table of key = value pairs, got {model_config!r}")
+    given = dict(model_config)
+    kind = given.pop("kind", "gem")
+    if not isinstance(kind, str) or kind not in MODELS:
+        raise ConfigError(f"unknown model.kind {kind!r}; use one of {', '.join(sorted(MODELS))}")
+    model_class = MODELS[kind]
+    params = list(inspect.signature(model_class).parameters.values())[2:]  # after in_type, num_classes
+    check_keys("model", given, ["kind", *(p.name for p in params)])
+    return model_class, given, {**{p.name: p.default for p in params}, **given}
+
+
+def build_model(model_config: dict[str, Any], in_type: str, num_classes: int) -> torch.nn.Module:
+    """The network of the ``[model]`` table: ``kind = "gem"`` (default,
+    :class:`~gaugemesh.models.GemResNet`) or ``"gcn"`` (:class:`~gaugemesh.models.GCNBaseline`);
+    the other keys are the class's arguments.
+
+    Raises:
+        ConfigError: an unknown kind or key, or a value the class refuses.
+    """
+    model_class, given, _ = model_options(model_config)
+    try:
+        return model_class(in_type, num_classes, **given)
+    except (TypeError, ValueError) as exc:  # the class's own argument checks
+        raise ConfigError(f"[model] {given} cannot build {model_class.__name__}: {exc}") from exc
+
+
+def check_device(name: str, key: str) -> None:
+    """Refuse a CUDA device torch does not see, before any work, naming the option ``key``."""
+    if isinstance(name, str) and name.startswith("cuda") and not torch.cuda.is_available():
+        raise ConfigError(f"{key} {name} was asked for, but torch sees no CUDA device; use cpu or auto instead")
+
+
+def load_model(checkpoint: str | os.PathLike, device: str = "cpu") -> tuple[torch.nn.Module, dict[str, Any]]:
+    """Rebuild the model of a checkpoint (weights loaded, eval mode) and return its state dict.
+
+    The stored ``[model]`` table is checked against the stored weights before the model is
+    built, so that a forged table (``width = 30000``) cannot take the machine's memory.
+
+    Raises:
+        ConfigError: ``device`` is CUDA and torch sees none.
+        CheckpointError: an unusable or inconsistent checkpoint, in one line.
+    """
+    check_device(device, "--device")
+    path = Path(checkpoint)
+    state = load_checkpoint(path)
+    advice = "the checkpoint was edited or is corrupt: use one written by `gaugemesh train`"
+    try:
+        model_class, given, options = model_options(state["config"].get("model", {}))
+    except ConfigError as exc:
+        raise CheckpointError(f"{path}: {exc}; {advice}") from exc
+    check_model_state(state, model_class, options, str(path), advice)
+    try:
+        model = model_class(state["in_type"], len(state["class_names"]), **given)
+    except (TypeError, ValueError) as exc:  # non-size options the class refuses
+        raise CheckpointError(f"{path}: its [model] table cannot build {model_class.__name__} ({exc}); "
+                              f"{advice}") from exc
+    load_weights(model, state["model_state"], str(path), advice)
+    return model.to(resolve_device(device)).eval(), state
