@@ -1,7 +1,7 @@
 """Networks built from :mod:`gaugemesh.nn`."""
 
-from gaugemesh.models.block import GemResBlock, make_nonlinearity
-from gaugemesh.models.segmentation import GemResNet
+from gaugemesh.models.block import GemResBlock
+from gaugemesh.models.gem_resnet import GemResNet
 from gaugemesh.models.baselines import GCNBaseline
 
-__all__ = ["GCNBaseline", "GemResBlock", "GemResNet", "make_nonlinearity"]
+__all__ = ["GCNBaseline", "GemResBlock", "GemResNet"]

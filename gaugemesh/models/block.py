@@ -4,25 +4,10 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
-from gaugemesh.nn import BatchNorm, ConvGeometry, FieldDropout, GatedNonlinearity, GemConv, Linear
-from gaugemesh.nn import NormNonlinearity, RegularNonlinearity
+from gaugemesh.nn import BatchNorm, ConvGeometry, FieldDropout, GemConv, Linear, make_nonlinearity
 from gaugemesh.so2 import FieldType
 
-__all__ = ["GemResBlock", "make_nonlinearity"]
-
-NONLINEARITIES = ("regular", "norm", "gated")
-
-
-def make_nonlinearity(kind: str, out_type: FieldType, **kwargs) -> nn.Module:
-    """A nonlinearity producing ``out_type``; its ``in_type`` is ``out_type`` plus gates for ``"gated"``."""
-    if kind == "regular":
-        return RegularNonlinearity(out_type, **kwargs)
-    if kind == "norm":
-        return NormNonlinearity(out_type, **kwargs)
-    if kind == "gated":
-        return GatedNonlinearity(out_type, **kwargs)
-    raise ValueError(f"Unknown nonlinearity {kind!r}; choose one of {NONLINEARITIES}.")
-
+__all__ = ["GemResBlock"]
 
 class GemResBlock(nn.Module):
     """``act(bn(conv(drop(act(bn(conv(x))))))) + shortcut(x)``, every step equivariant.

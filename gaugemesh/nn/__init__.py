@@ -4,9 +4,9 @@ from gaugemesh.nn.conv import GemConv
 from gaugemesh.nn.dropout import FieldDropout
 from gaugemesh.nn.kernel import NeighbourKernel, neighbour_frequencies
 from gaugemesh.nn.linear import Linear
-from gaugemesh.nn.nonlinearity import GatedNonlinearity, NormNonlinearity, RegularNonlinearity
+from gaugemesh.nn.nonlinearity import GatedNonlinearity, NormNonlinearity, RegularNonlinearity, make_nonlinearity
 from gaugemesh.nn.norm import BatchNorm
-from gaugemesh.nn.operators import ConvGeometry, EdgeOperator, GeometryCache
+from gaugemesh.nn.conv_geometry import ConvGeometry, EdgeOperator, GeometryCache
 from gaugemesh.nn.readout import InvariantReadout
 
 __all__ = [
@@ -22,5 +22,6 @@ __all__ = [
     "NeighbourKernel",
     "NormNonlinearity",
     "RegularNonlinearity",
+    "make_nonlinearity",
     "neighbour_frequencies",
 ]

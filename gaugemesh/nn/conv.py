@@ -9,7 +9,7 @@ from torch_geometric.nn import MessagePassing
 from gaugemesh.nn.kernel import NeighbourKernel
 from gaugemesh.nn.linear import Linear
 from gaugemesh.nn.conv_function import ConvPlan, GemConvFunction
-from gaugemesh.nn.operators import ConvGeometry, GeometryCache
+from gaugemesh.nn.conv_geometry import ConvGeometry, GeometryCache
 from gaugemesh.nn.precision import result_dtype, working_dtype
 from gaugemesh.so2 import FieldType
 

@@ -12,7 +12,7 @@ from torch.autograd.function import once_differentiable
 from gaugemesh.nn.precision import result_dtype, without_autocast, working_dtype
 from gaugemesh.so2 import FieldType
 
-__all__ = ["GatedNonlinearity", "NormNonlinearity", "RegularNonlinearity"]
+__all__ = ["NONLINEARITIES", "GatedNonlinearity", "NormNonlinearity", "RegularNonlinearity", "make_nonlinearity"]
 
 
 class RegularNonlinearity(nn.Module):
@@ -287,3 +287,17 @@ class GatedNonlinearity(nn.Module):
 
     def extra_repr(self) -> str:
         return f"{self.in_type} -> {self.out_type}"
+
+
+NONLINEARITIES = ("regular", "norm", "gated")
+
+
+def make_nonlinearity(kind: str, out_type: FieldType, **kwargs) -> nn.Module:
+    """A nonlinearity producing ``out_type``; its ``in_type`` is ``out_type`` plus gates for ``"gated"``."""
+    if kind == "regular":
+        return RegularNonlinearity(out_type, **kwargs)
+    if kind == "norm":
+        return NormNonlinearity(out_type, **kwargs)
+    if kind == "gated":
+        return GatedNonlinearity(out_type, **kwargs)
+    raise ValueError(f"Unknown nonlinearity {kind!r}; choose one of {NONLINEARITIES}.")

@@ -38,7 +38,7 @@ def make_augment(config: dict[str, Any], x_type: str):
     The random gauge is ``batch.nonlinearity_gauge``: the nonlinearities run in frames
     rotated by it, which is what the network computes on the mesh and its features in that
     gauge (every other layer is exactly equivariant; tested in
-    ``tests/models/test_segmentation.py``), while the connection and its cached operators
+    ``tests/models/test_gem_resnet.py``), while the connection and its cached operators
     stay as they are."""
     augment, features = config["augment"], config["features"]
     xyz = _xyz_slice(list(features["names"]), feature_options(features)) if augment.get("rotate", True) else None
