@@ -6,6 +6,7 @@ import copy
 from typing import Any
 
 import torch
+from scipy.spatial.transform import Rotation
 from torch_geometric.data import Batch
 
 from gaugemesh.features import FeatureOptions, feature_type_string
@@ -24,10 +25,11 @@ def _xyz_slice(names: list[str], options: FeatureOptions) -> slice | None:
     return slice(start, start + 3)
 
 
-def _random_rotation(generator: torch.Generator | None = None) -> torch.Tensor:
-    q, r = torch.linalg.qr(torch.randn(3, 3, generator=generator, dtype=torch.float64))
-    q = q * torch.sign(torch.diagonal(r))
-    return q if torch.det(q) > 0 else -q
+def _random_rotation() -> torch.Tensor:
+    """A uniformly random rotation ``[3, 3]``, seeded from torch's generator (whose state is in
+    every checkpoint, so that a resumed run draws the same ones)."""
+    seed = int(torch.randint(0, 2**31 - 1, ()))
+    return torch.from_numpy(Rotation.random(random_state=seed).as_matrix())
 
 
 def make_augment(config: dict[str, Any], x_type: str):
@@ -47,8 +49,8 @@ def make_augment(config: dict[str, Any], x_type: str):
         return None
 
     def apply(batch: Batch) -> Batch:
+        batch = copy.copy(batch)  # shares the tensors; the caller's batch keeps its own
         if use_gauge:
-            batch = copy.copy(batch)
             # drawn on the CPU: its generator's state is in every checkpoint
             phi = (torch.rand(batch.num_nodes, dtype=torch.float64) * 2 - 1) * torch.pi
             batch.nonlinearity_gauge = phi.to(batch.x.device, batch.x.dtype, non_blocking=True)

@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from scipy.spatial.transform import Rotation
 from torch_geometric.data import Batch
 
 from gaugemesh.mesh import Mesh
@@ -40,8 +41,7 @@ class _RotatedLayout:
     def read(self, item, repair: bool):
         mesh, labels = self._layout.read(item, repair)
         rng = np.random.default_rng([self._seed, zlib.crc32(item.name.encode())])
-        q, r = np.linalg.qr(rng.standard_normal((3, 3)))
-        rotation = q * np.sign(np.diag(r)) * np.sign(np.linalg.det(q * np.sign(np.diag(r))))
+        rotation = Rotation.random(random_state=rng).as_matrix()
         return Mesh(mesh.pos @ rotation.T, mesh.faces, mesh.vertex_map, mesh.face_map), labels
 
 
