@@ -5,7 +5,10 @@
     root/train/<name>.obj   root/test/<name>.obj
     root/seg/<name>.eseg    one class id per edge (hard label)
     root/sseg/<name>.seseg  one row of C soft labels per edge (optional)
-    root/classes.txt        the C class ids, one per line (e.g. 1..8)
+    root/classes.txt        the C class ids, one per line (e.g. 1..8); optional
+
+Without ``classes.txt`` (as MeshCNN's own COSEG downloads ship) the class ids are those that
+occur in ``seg/*.eseg``, in ascending order.
 
 Edges are numbered as MeshCNN does: faces in file order, edges ``(v0, v1), (v1, v2),
 (v2, v0)`` of each, an undirected edge numbered when first seen (:func:`meshcnn_edges`).
@@ -17,7 +20,9 @@ labels live.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +32,8 @@ from gaugemesh.datasets.base import MeshItem, file_to_mesh_index, load_raw, read
 from gaugemesh.mesh import Mesh, MeshError
 
 __all__ = ["MeshCNNLayout", "meshcnn_edges", "face_majority"]
+
+log = logging.getLogger(__name__)
 
 
 def meshcnn_edges(faces: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -74,10 +81,11 @@ class MeshCNNLayout:
         return (root / "seg").is_dir() and any((root / s).is_dir() for s in ("train", "test"))
 
     def class_ids(self) -> np.ndarray:
+        """The class ids: ``classes.txt`` where it exists, else every id the edge labels use."""
         path = self.root / "classes.txt"
-        if not path.is_file():
-            raise FileNotFoundError(f"{path} is missing: MeshCNN's layout lists the class ids there.")
-        return read_labels(path).ravel()
+        if path.is_file():
+            return read_labels(path).ravel()
+        return _ids_in_labels(self.root / "seg")
 
     @property
     def num_classes(self) -> int:
@@ -113,7 +121,8 @@ class MeshCNNLayout:
                             f"has {len(edges)} edges; the labels belong to another mesh or edge order.")
         unknown = np.setdiff1d(hard, ids)
         if unknown.size:
-            raise MeshError(f"{item.name}: edge labels {unknown.tolist()} are not in classes.txt {ids.tolist()}.")
+            raise MeshError(f"{item.name}: edge labels {unknown.tolist()} are not among the class ids {ids.tolist()} "
+                            "(classes.txt, or the ids the label files use).")
         edge_y = np.argsort(ids)[np.searchsorted(np.sort(ids), hard)]  # class index = line in classes.txt
         face_y = face_majority(face_edges, edge_y)
         out = _eval_labels(mesh, len(raw_pos), raw_faces, face_edges, edge_y, face_y, len(ids))
@@ -123,6 +132,18 @@ class MeshCNNLayout:
                 raise MeshError(f"{item.name}: soft labels have shape {soft.shape}, expected {(len(edges), len(ids))}.")
             out["edge_soft"] = soft
         return mesh, out
+
+
+@lru_cache(maxsize=8)
+def _ids_in_labels(folder: Path) -> np.ndarray:
+    """Every class id that occurs in ``folder/*.eseg``, ascending (read once per folder)."""
+    files = sorted(folder.glob("*.eseg"))
+    if not files:
+        raise MeshError(f"{folder.parent} has neither classes.txt nor edge labels in {folder}: "
+                        "add seg/<name>.eseg files (one class id per edge), or list the ids in classes.txt.")
+    ids = np.unique(np.concatenate([read_labels(f).ravel() for f in files]))
+    log.info("%s has no classes.txt: %d classes from the edge labels: %s", folder.parent, len(ids), ids.tolist())
+    return ids
 
 
 def _corner_vertices(mesh: Mesh, raw_faces: np.ndarray, num_file: int) -> np.ndarray:

@@ -102,3 +102,14 @@ def _options():
     from gaugemesh.datasets import ProcessOptions
 
     return ProcessOptions(("hks",), FAST)
+
+
+def test_without_classes_txt_the_ids_come_from_the_edge_labels(tmp_path):
+    """MeshCNN's own COSEG downloads ship no classes.txt; preprocessing used to skip every
+    mesh ('missing file None') and write nothing."""
+    root = make_meshcnn(tmp_path / "d", num=3)
+    (root / "classes.txt").unlink()
+    layout = MeshCNNLayout(root)
+    assert layout.class_ids().tolist() == [1, 2] and layout.num_classes == 2
+    mesh, labels = layout.read(layout.items("train")[0])
+    assert set(labels["edge_y"].tolist()) <= {0, 1} and len(labels["y"]) == mesh.num_vertices
