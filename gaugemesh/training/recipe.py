@@ -40,7 +40,8 @@ def open_dataset(config: dict[str, Any], split: str, root: str | os.PathLike | N
     return MeshDataset(root, split, layout=data.get("format", "auto"), cache_dir=cache,
                        features=features["names"], feature_options=feature_options(features),
                        connection=features.get("connection", "levi-civita"), repair=data.get("repair"),
-                       workers=int(data.get("workers", 2)), in_memory=True, progress=progress)
+                       workers=int(data.get("workers", 2)), strict=bool(data.get("strict", False)), in_memory=True,
+                       progress=progress)
 
 
 MODELS = {"gem": GemResNet, "gcn": GCNBaseline}

@@ -97,3 +97,19 @@ def test_the_command_summarises_it_and_strict_fails_in_one_line(tmp_path, capsys
     assert main([*argv, "--strict"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "bad" in err and "Traceback" not in err
+
+
+def test_train_honours_data_strict(tmp_path, capsys):
+    """``data.strict = true`` makes gaugemesh train stop, in one line, at the unreadable entry."""
+    from gaugemesh.cli import main
+    from tests.reliability.training_helpers import one_line_error, tiny_data, write_config
+
+    root = tiny_data(tmp_path / "data", num=4)
+    (root / "bad.txt").write_text("0\n")
+    (root / "bad.off").mkdir()
+    with open(root / "train.txt", "a") as split:  # listed, as a mesh of the training split
+        split.write("bad\n")
+    config = write_config(tmp_path, root)
+    assert main(["train", "--config", str(config), "--no-progress", "data.strict=true"]) == 2
+    one_line_error(capsys, "bad")
+    assert not (tmp_path / "run" / "last.pt").exists()
