@@ -15,6 +15,7 @@ links), and renamed into place, so an interrupted download leaves no half datase
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import shutil
 import tarfile
@@ -27,6 +28,8 @@ from pathlib import Path
 from tqdm.auto import tqdm
 
 __all__ = ["Source", "SOURCES", "DownloadError", "download", "safe_extract"]
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -126,7 +129,7 @@ def download(name: str, directory: os.PathLike, url: str | None = None, sha256: 
     directory = Path(directory)
     target = directory / name
     if target.exists() and any(target.iterdir()):
-        print(f"{target} already exists; delete it to download again.")
+        log.warning("%s already exists; delete it to download again.", target)
         return target
     directory.mkdir(parents=True, exist_ok=True)
     expected = sha256 or source.sha256
@@ -134,7 +137,7 @@ def download(name: str, directory: os.PathLike, url: str | None = None, sha256: 
         archive = Path(work) / f"{name}.archive"
         digest = _fetch(url or source.url, archive)
         if expected is None:
-            print(f"no known sha256 for {name}; computed {digest} (pin it with --sha256).")
+            log.warning("no known sha256 for %s; computed %s (pin it with --sha256).", name, digest)
         elif digest != expected.lower():
             raise DownloadError(f"{name}: sha256 {digest} does not match the expected {expected}; "
                                 "the archive changed or the download is corrupt.")
