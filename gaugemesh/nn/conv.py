@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import torch
-from torch import Tensor
-from torch_geometric.nn import MessagePassing
+from torch import Tensor, nn
 
 from gaugemesh.nn.kernel import NeighbourKernel
 from gaugemesh.nn.linear import Linear
@@ -16,7 +15,7 @@ from gaugemesh.so2 import FieldType
 __all__ = ["GemConv"]
 
 
-class GemConv(MessagePassing):
+class GemConv(nn.Module):
     r"""Gauge-equivariant convolution on a mesh graph.
 
     .. math::
@@ -57,6 +56,10 @@ class GemConv(MessagePassing):
     layers; called with plain tensors, the layer keeps the operators of the last geometry
     it saw (matched by tensor identity and version, so in-place edits are noticed).
     Gradients flow to ``x`` and the parameters, not to the geometry.
+
+    A plain ``nn.Module`` with PyG's conventions (the call signature, ``reset_parameters``,
+    ``__repr__``), not a ``MessagePassing``: the sum over neighbours is never formed per edge,
+    so ``propagate``, ``message`` and explain mode would have nothing to act on.
     """
 
     def __init__(
@@ -67,7 +70,7 @@ class GemConv(MessagePassing):
         bias: bool = True,
         gain: float = 2.0,
     ):
-        super().__init__(aggr="add")
+        super().__init__()
         self.in_type, self.out_type = FieldType(in_type), FieldType(out_type)
         self.num_radial = num_radial
         self.neighbour = NeighbourKernel(self.in_type, self.out_type, num_radial, gain=gain / 2)
@@ -131,11 +134,10 @@ class GemConv(MessagePassing):
         assert flat.numel() == self.plan.weight_size
         return (flat.abs() - 1).clamp(min=0).long(), flat.sign().float()
 
-    def message(self, x_j: Tensor) -> Tensor:
-        raise NotImplementedError(
-            "GemConv aggregates with its fused sparse operators only (gaugemesh.nn.conv_function); "
-            "explain mode and edge-wise messages are not supported."
-        )
+    def reset_parameters(self) -> None:
+        """Draw the neighbour and self-interaction weights again and zero the bias, as at construction."""
+        self.neighbour.reset_parameters()
+        self.self_interaction.reset_parameters()
 
     def _geometry(self, x, edge_index, theta, transport, edge_weight) -> ConvGeometry:
         if edge_index is None or theta is None or transport is None:

@@ -91,6 +91,7 @@ class NeighbourKernel(nn.Module):
             for r in range(num_radial)
         ]
         self.weights = nn.ParameterDict()
+        self._init_std: dict[str, float] = {}
         fan_in = max(in_type.dim * num_radial, 1)
         for n in in_type.orders:
             for m in out_type.orders:
@@ -98,7 +99,14 @@ class NeighbourKernel(nn.Module):
                 shape = (num_radial, out_type.multiplicity(m), in_type.multiplicity(n), parts)
                 # Entries of W get variance gain / fan_in: c and d add up in W when both present.
                 std = math.sqrt(gain / fan_in / (2 if parts == 4 else 1))
+                self._init_std[f"{n}_{m}"] = std
                 self.weights[f"{n}_{m}"] = nn.Parameter(torch.randn(shape) * std)
+
+    @torch.no_grad()
+    def reset_parameters(self) -> None:
+        """Draw the weights again, as at construction."""
+        for name, weight in self.weights.items():
+            weight.normal_(0.0, self._init_std[name])
 
     def piece_weight(self, piece: Piece, weights: dict[str, Tensor] | None = None) -> Tensor:
         """The dense ``[2 C_n, C_m d_m]`` that maps the aggregate of ``piece`` to output order ``m``.

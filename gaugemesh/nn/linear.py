@@ -36,14 +36,24 @@ class Linear(nn.Module):
         self.in_type, self.out_type = FieldType(in_type), FieldType(out_type)
         self.orders = tuple(n for n in self.in_type.orders if n in self.out_type.orders)
         self.weights = nn.ParameterDict()
+        self._init_std: dict[str, float] = {}
         for n in self.orders:
             c_in, c_out = self.in_type.multiplicity(n), self.out_type.multiplicity(n)
             std = math.sqrt(gain / (c_in * (1 if n == 0 else 2)))
             shape = (c_out, c_in) if n == 0 else (c_out, c_in, 2)
+            self._init_std[str(n)] = std
             self.weights[str(n)] = nn.Parameter(torch.randn(shape) * std)
         has_bias = bias and 0 in self.out_type.orders
         self.bias = nn.Parameter(torch.zeros(self.out_type.multiplicity(0))) if has_bias else None
         self.register_buffer("_scalar_index", self.out_type.indices(0), persistent=False)
+
+    @torch.no_grad()
+    def reset_parameters(self) -> None:
+        """Draw the weights again and zero the bias, as at construction."""
+        for name, weight in self.weights.items():
+            weight.normal_(0.0, self._init_std[name])
+        if self.bias is not None:
+            self.bias.zero_()
 
     def order_block(self, n: int, weights: dict[str, Tensor] | None = None) -> Tensor:
         """``K`` restricted to order ``n``: ``[C_in d_n, C_out d_n]``. ``weights`` replaces the

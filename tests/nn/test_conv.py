@@ -164,3 +164,18 @@ def test_permutation_equivariant(dtype):
     conv = randomize_parameters(GemConv("3x0 + 2x1 + 1x2", "2x0 + 2x1 + 2x2", num_radial=1).to(dtype))
     x = torch.randn(data.num_nodes, conv.in_type.dim, dtype=dtype, generator=torch.Generator().manual_seed(0))
     assert_permutation_equivariant(on_graph(conv), data, x)
+
+
+def test_reset_parameters_draws_the_weights_again_at_the_same_scale():
+    torch.manual_seed(0)
+    conv = GemConv("8x0 + 8x1 + 8x2", "8x0 + 8x1 + 8x2")
+    before = [p.detach().clone() for p in conv.parameters()]
+    with torch.no_grad():
+        conv.self_interaction.bias.fill_(3.0)
+    conv.reset_parameters()
+    for old, new in zip(before, conv.parameters()):
+        assert old.shape == new.shape
+        if old.abs().sum() > 0:  # weights: redrawn, same spread
+            assert not torch.equal(old, new) and 0.7 < float(new.std() / old.std()) < 1.4
+        else:  # the bias: back to zero
+            assert torch.equal(new, torch.zeros_like(new))
