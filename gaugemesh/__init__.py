@@ -35,6 +35,7 @@ _EXPORTS = {
     "feature_type": "gaugemesh.features",
     "GemConv": "gaugemesh.nn",
     "GemResNet": "gaugemesh.models",
+    "Predictor": "gaugemesh.training.predict_job",
 }
 
 __all__ = ["__version__", *_EXPORTS]
@@ -47,6 +48,7 @@ if TYPE_CHECKING:  # static checkers and IDEs see plain imports
     from gaugemesh.models import GemResNet
     from gaugemesh.nn import GemConv
     from gaugemesh.so2 import FieldType
+    from gaugemesh.training.predict_job import Predictor
 
 
 def __getattr__(name: str) -> Any:

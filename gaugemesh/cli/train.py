@@ -44,13 +44,18 @@ def add_parser(subparsers) -> None:
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=run_eval)
 
-    p = subparsers.add_parser("predict", help="segment one mesh file",
-                              description="Write per-vertex labels (file vertex order), a colored PLY and a PNG.")
-    p.add_argument("mesh")
+    p = subparsers.add_parser("predict", help="segment mesh files (files, folders or globs)",
+                              description="Segment meshes with one loaded model. Per mesh: labels per file vertex "
+                                          "and per file face, a colored PLY and a PNG; failures are reported by "
+                                          "name and the rest go on.")
+    p.add_argument("meshes", nargs="+", help="mesh files, folders of them, or glob patterns such as 'scans/*.ply'")
     p.add_argument("--checkpoint", required=True)
     p.add_argument("--out", required=True, type=Path)
     p.add_argument("--device", default="cpu", choices=["auto", "cpu", "cuda"])
     p.add_argument("--precision", default="auto", choices=PRECISIONS, help="auto: bf16 on CUDA, fp32 on CPU")
+    p.add_argument("--probabilities", action="store_true",
+                   help="also write <name>.probabilities.npy: class probabilities per file vertex")
+    p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=run_predict)
 
 
@@ -105,9 +110,11 @@ def run_eval(args: argparse.Namespace) -> int:
 
 
 def run_predict(args: argparse.Namespace) -> int:
-    from gaugemesh.training.predict_job import predict_mesh
+    from gaugemesh.training.predict_job import predict_meshes
 
-    paths = predict_mesh(args.mesh, args.checkpoint, args.out, args.device, args.precision)
-    for kind, path in paths.items():
-        print(f"{kind:>7}: {path}")
-    return 0
+    summary = predict_meshes(args.meshes, args.checkpoint, args.out, args.device, args.precision,
+                             probabilities=args.probabilities, progress=not args.no_progress)
+    for name, paths in summary.written.items():
+        print(f"{name}: " + ", ".join(str(path) for path in paths.values()))
+    print(summary.report())
+    return 2 if summary.failed else 0

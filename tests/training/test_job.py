@@ -183,3 +183,37 @@ def test_eval_and_predict_agree_on_every_device(trained, tmp_path, device):
     assert main(["predict", str(root / "m0.off"), "--checkpoint", checkpoint, "--out", str(tmp_path / "cpu32")]) == 0
     bf16, fp32 = (np.loadtxt(tmp_path / d / "m0.labels.txt", dtype=int) for d in (device, "cpu32"))
     assert (bf16 == fp32).mean() > 0.95  # bf16 may flip a vertex at a class boundary
+
+
+def test_predict_many_meshes_in_one_process_reports_failures_by_name(trained, tmp_path, capsys):
+    """A folder and a glob, one unreadable file among them: the rest are segmented, the bad
+    one is named, and the exit code says that one failed."""
+    run, root = trained
+    folder = tmp_path / "meshes"
+    folder.mkdir()
+    for name in ("m0", "m1"):
+        shutil.copy(root / f"{name}.off", folder / f"{name}.off")
+    (folder / "broken.off").write_text("OFF\n3 1 0\n0 0 0\n")  # the header promises more
+    argv = ["predict", str(folder), str(root / "m2*.off"), "--checkpoint", str(run / "run" / "best.pt"),
+            "--out", str(tmp_path / "out"), "--probabilities", "--no-progress"]
+    assert main(argv) == 2
+    out = capsys.readouterr().out
+    assert "3 meshes segmented, 1 failed" in out and "failed broken.off" in out
+    for name in ("m0", "m1", "m2"):
+        labels = np.loadtxt(tmp_path / "out" / f"{name}.labels.txt", dtype=int)
+        faces = np.loadtxt(tmp_path / "out" / f"{name}.face_labels.txt", dtype=int)
+        probabilities = np.load(tmp_path / "out" / f"{name}.probabilities.npy")
+        assert len(labels) == 162 and len(faces) == 320 and probabilities.shape == (162, 2)
+        np.testing.assert_allclose(probabilities.sum(1), 1, rtol=1e-5)
+        assert (probabilities.argmax(1) == labels).all()
+
+
+def test_predictor_from_python(trained):
+    import gaugemesh
+
+    run, root = trained
+    predictor = gaugemesh.Predictor(run / "run" / "best.pt")
+    first, second = predictor.predict(root / "m0.off"), predictor.predict(root / "m1.off")
+    assert first.vertex_labels.shape == (162,) and first.face_labels.shape == (320,)
+    assert 0.5 <= first.confidence <= 1 and second.dropped_vertices == 0
+    assert predictor.class_names == ["0", "1"]
