@@ -45,7 +45,7 @@ test-gpu: $(STAMP)
 demo: $(STAMP)
 	$(GM) make-synthetic data/synthetic
 	$(GM) preprocess data/synthetic --out data/synthetic/processed --workers 2 \
-		--features hks curvature hks_grad --eigs 64
+		--config experiments/synthetic/config.toml
 	$(GM) train --overwrite --config experiments/synthetic/config.toml output.dir=runs/synthetic $(ARGS)
 	$(GM) eval --checkpoint runs/synthetic/best.pt --data data/synthetic --split test \
 		--cache data/synthetic/processed --json runs/synthetic/test_metrics.json

@@ -18,7 +18,7 @@ __all__ = ["add_parser"]
 
 def add_parser(subparsers) -> None:
     """Add the data subcommands to ``subparsers`` (see :mod:`gaugemesh.cli`)."""
-    from gaugemesh.features import DEFAULT_FEATURES, FEATURES  # numpy only: --help stays fast
+    from gaugemesh.features import DEFAULT_FEATURES, FEATURES, FeatureOptions  # numpy only: --help stays fast
 
     p = subparsers.add_parser("preprocess", help="compute frame fields and features into a cache",
                               description="Preprocess a dataset folder into a cache, in parallel and resumable.")
@@ -28,11 +28,16 @@ def add_parser(subparsers) -> None:
     p.add_argument("--split", nargs="+", default=["train", "test"], help="splits to process (default: train test)")
     p.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="worker processes (0: in this process)")
     p.add_argument("--shard", default=None, type=_shard, help="i/n: do the i-th of n deterministic shares (0-based)")
-    p.add_argument("--features", nargs="+", default=list(DEFAULT_FEATURES), choices=sorted(FEATURES))
-    p.add_argument("--hks-count", type=int, default=16)
-    p.add_argument("--grad-count", type=int, default=4)
-    p.add_argument("--eigs", type=int, default=128, help="Laplacian eigenpairs for HKS")
-    p.add_argument("--connection", default="levi-civita", choices=["levi-civita", "projection"])
+    p.add_argument("--config", default=None,
+                   help="take the feature options and repair from a run's TOML config (as train will), so "
+                        "that train finds this cache; then give none of the options below")
+    defaults = FeatureOptions()
+    p.add_argument("--features", nargs="+", default=None, choices=sorted(FEATURES),
+                   help=f"default: {' '.join(DEFAULT_FEATURES)}")
+    p.add_argument("--hks-count", type=int, default=None, help=f"default: {defaults.hks_count}")
+    p.add_argument("--grad-count", type=int, default=None, help=f"default: {defaults.grad_count}")
+    p.add_argument("--eigs", type=int, default=None, help=f"Laplacian eigenpairs for HKS (default: {defaults.eigs})")
+    p.add_argument("--connection", default=None, choices=["levi-civita", "projection"], help="default: levi-civita")
     p.add_argument("--frames", default="default", choices=["default", "potpourri3d"])
     p.add_argument("--repair", default=None, choices=["yes", "no"], help="repair meshes (default: per layout)")
     p.add_argument("--dtype", default="float32", choices=["float32", "float64"])
@@ -91,12 +96,37 @@ def _process_options(args: argparse.Namespace):
     """The :class:`~gaugemesh.datasets.ProcessOptions` of the arguments (checked: ValueError)."""
     from gaugemesh.datasets import ProcessOptions
     from gaugemesh.datasets.preprocess import check_workers
-    from gaugemesh.features import FeatureOptions
+    from gaugemesh.features import DEFAULT_FEATURES, FeatureOptions
 
     check_workers(args.workers)
-    feature_options = FeatureOptions(hks_count=args.hks_count, grad_count=args.grad_count, eigs=args.eigs)
-    return ProcessOptions(tuple(args.features), feature_options, args.connection, args.frames,
+    given = {name: getattr(args, name) for name in _FEATURE_FLAGS if getattr(args, name) is not None}
+    if args.config is not None:
+        return _config_options(args, given)
+    defaults = FeatureOptions()
+    feature_options = FeatureOptions(hks_count=given.get("hks_count", defaults.hks_count),
+                                     grad_count=given.get("grad_count", defaults.grad_count),
+                                     eigs=given.get("eigs", defaults.eigs))
+    return ProcessOptions(tuple(given.get("features", DEFAULT_FEATURES)), feature_options,
+                          given.get("connection", "levi-civita"), args.frames,
                           repair=None if args.repair is None else args.repair == "yes", dtype=args.dtype)
+
+
+#: The options --config decides; given beside it, they would make a cache train never reads.
+_FEATURE_FLAGS = ("features", "hks_count", "grad_count", "eigs", "connection", "repair")
+
+
+def _config_options(args: argparse.Namespace, given: dict):
+    """The options of ``--config``, exactly as ``train`` derives them (ValueError on a conflict)."""
+    from dataclasses import replace
+
+    from gaugemesh.training.config import load_config
+    from gaugemesh.training.recipe import process_options
+
+    if given:
+        flags = ", ".join("--" + name.replace("_", "-") for name in given)
+        raise ValueError(f"{flags} cannot be given with --config, which decides them; edit the config's "
+                         "[features] or [data] table instead")
+    return replace(process_options(load_config(args.config)), frames=args.frames, dtype=args.dtype)
 
 
 def run_preprocess(args: argparse.Namespace) -> int:

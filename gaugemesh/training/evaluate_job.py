@@ -15,7 +15,7 @@ from torch_geometric.data import Batch
 from gaugemesh.mesh import Mesh
 from gaugemesh.training.loop import predict_scores, resolve_device
 from gaugemesh.training.precision import Precision
-from gaugemesh.training.recipe import feature_options, load_model, open_dataset
+from gaugemesh.training.recipe import load_model, open_dataset, process_options
 from gaugemesh.training.run_folder import JobError
 
 __all__ = ["evaluate_checkpoint"]
@@ -49,18 +49,16 @@ def _samples_by_hand(config, state, data_root, split, rotate_seed) -> tuple[list
     """Samples of ``split`` (``"val"``: the checkpoint's held-out training meshes), computed
     without the cache, optionally rotated; returns ``(samples, skipped)``."""
     from gaugemesh.datasets import open_layout
-    from gaugemesh.datasets.process import ProcessOptions, process_item
+    from gaugemesh.datasets.process import process_item
     from gaugemesh.mesh import MeshError
 
-    data, features = config["data"], config["features"]
-    layout = open_layout(data_root, data.get("format", "auto"))
+    layout = open_layout(data_root, config["data"].get("format", "auto"))
     items = layout.items("train" if split == "val" else split)
     if split == "val":
         items = [item for item in items if item.name in set(state.get("val_names", []))]
     if rotate_seed is not None:
         layout = _RotatedLayout(layout, rotate_seed)
-    options = ProcessOptions(tuple(features["names"]), feature_options(features),
-                             features.get("connection", "levi-civita"), repair=data.get("repair"))
+    options = process_options(config)
     samples, skipped = [], []
     for item in items:
         try:

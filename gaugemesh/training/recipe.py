@@ -14,14 +14,14 @@ from typing import Any
 
 import torch
 
-from gaugemesh.datasets import MeshDataset
+from gaugemesh.datasets import MeshDataset, ProcessOptions
 from gaugemesh.features import FeatureOptions
 from gaugemesh.models import GCNBaseline, GemResNet
 from gaugemesh.training.checkpoint import CheckpointError, check_model_state, load_checkpoint, load_weights
 from gaugemesh.training.config import ConfigError, check_keys
 from gaugemesh.training.loop import resolve_device
 
-__all__ = ["MODELS", "feature_options", "open_dataset", "model_options", "build_model", "check_device", "load_model"]
+__all__ = ["MODELS", "feature_options", "process_options", "open_dataset", "model_options", "build_model", "check_device", "load_model"]
 
 
 _FEATURE_OPTION_KEYS = ("hks_count", "grad_count", "eigs")
@@ -31,15 +31,24 @@ def feature_options(features: dict[str, Any]) -> FeatureOptions:
     return FeatureOptions(**{k: features[k] for k in _FEATURE_OPTION_KEYS if k in features})
 
 
+def process_options(config: dict[str, Any]) -> ProcessOptions:
+    """The preprocessing options of a config: the one mapping from ``[features]`` and
+    ``[data]`` to what enters the cache key, used by ``preprocess --config``, ``train``,
+    ``eval`` and ``predict`` alike (so that a cache filled by one is found by the others)."""
+    data, features = config["data"], config["features"]
+    return ProcessOptions(tuple(features["names"]), feature_options(features),
+                          features.get("connection", "levi-civita"), repair=data.get("repair"))
+
+
 def open_dataset(config: dict[str, Any], split: str, root: str | os.PathLike | None = None,
                  cache_dir: str | os.PathLike | None = None, progress: bool = True) -> MeshDataset:
     """The ``split`` of the dataset a config describes, frame fields and features cached."""
-    data, features = config["data"], config["features"]
+    data, options = config["data"], process_options(config)
     root = Path(root or data["root"])
     cache = cache_dir or data.get("cache") or root / "processed"
     return MeshDataset(root, split, layout=data.get("format", "auto"), cache_dir=cache,
-                       features=features["names"], feature_options=feature_options(features),
-                       connection=features.get("connection", "levi-civita"), repair=data.get("repair"),
+                       features=options.features, feature_options=options.feature_options,
+                       connection=options.connection, repair=options.repair, dtype=options.dtype,
                        workers=int(data.get("workers", 2)), strict=bool(data.get("strict", False)), in_memory=True,
                        progress=progress)
 

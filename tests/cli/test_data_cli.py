@@ -5,6 +5,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -101,3 +102,27 @@ def test_a_killed_run_leaves_only_valid_entries_and_resumes(tmp_path):
     result = subprocess.run(command, capture_output=True, text=True, check=True)
     assert "6 meshes ready" in result.stdout and "corrupt" not in result.stdout
     assert f"{len(entries)} cached" in result.stdout
+
+
+def test_the_readme_recipe_trains_from_the_cache_preprocess_filled(tmp_path, capsys):
+    """preprocess --config, then train with the same config: training computes no entry.
+    Before, preprocess defaulted to eigs = 128 and the config said 64, so train computed
+    everything again into the same cache."""
+    root = make_generic(tmp_path / "data", num=4, subdivisions=1)
+    config = Path(__file__).resolve().parents[2] / "experiments" / "synthetic" / "config.toml"
+    cache = tmp_path / "cache"
+    assert main(["preprocess", str(root), "--out", str(cache), "--workers", "0", "--config", str(config)]) == 0
+    entries = {p: p.stat().st_mtime_ns for p in cache.rglob("*") if p.is_file()}
+    assert len(entries) >= 4
+    argv = ["train", "--config", str(config), f"data.root={root}", "data.format=generic", f"data.cache={cache}",
+            f"output.dir={tmp_path / 'run'}", "train.epochs=1", "model.num_blocks=1", "model.width=2",
+            "data.workers=0", "--no-progress"]
+    assert main(argv) == 0
+    assert {p: p.stat().st_mtime_ns for p in cache.rglob("*") if p.is_file()} == entries  # nothing recomputed
+
+
+def test_config_and_feature_flags_do_not_mix(tmp_path, capsys):
+    root = make_generic(tmp_path / "data", num=1)
+    config = Path(__file__).resolve().parents[2] / "experiments" / "synthetic" / "config.toml"
+    assert main(["preprocess", str(root), "--out", str(tmp_path / "c"), "--config", str(config), "--eigs", "8"]) == 2
+    assert "--eigs cannot be given with --config" in capsys.readouterr().err
