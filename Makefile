@@ -16,7 +16,7 @@ MESH ?= $(DATA)/synth_0000.off
 ARGS ?=
 
 .PHONY: install test test-gpu demo train eval predict bench bench-geometry bench-conv bench-preprocess bench-train \
-	bench-gpu sphere clean
+	bench-gpu sphere soak clean
 
 # Torch is pinned so that no resolver pulls a multi-GB CUDA build by accident.
 $(STAMP): pyproject.toml Makefile
@@ -89,6 +89,12 @@ sphere: $(STAMP)
 	$(PY) -m pip install --quiet -e ".[sphere]" "torch==$(TORCH_VERSION)"
 	$(PY) -m experiments.sphere.equivariance
 	$(PY) -m experiments.sphere.digits
+
+# Soak (about 5 minutes on 2 cores): preprocess, train, resume and eval with random kill -9
+# and a nearly full tmpfs; counts corrupt entries, lost checkpoints, orphans and leaked
+# temporary files, which must all be zero (docs/reliability.md).
+soak: $(STAMP)
+	$(PY) -m experiments.soak --rounds 50
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -9,7 +9,22 @@ from typing import Any
 
 import torch
 
-__all__ = ["atomic_torch_save"]
+__all__ = ["AtomicWriteError", "atomic_torch_save"]
+
+
+class AtomicWriteError(OSError):
+    """A file could not be written (disk full, read-only); the old file, if any, is intact.
+
+    ``torch.save`` reports a full disk as a ``RuntimeError`` from its zip writer ("unexpected
+    pos"); this is the one type callers see instead, with the path and the cause."""
+
+    def __init__(self, path: os.PathLike, cause: BaseException):
+        reason = cause.strerror if isinstance(cause, OSError) and cause.strerror else f"{type(cause).__name__}: {cause}"
+        super().__init__(getattr(cause, "errno", None), reason, str(path))
+
+    def __str__(self) -> str:
+        return (f"cannot write {self.filename}: {self.strerror}; the previous file, if any, is intact: "
+                "free disk space or choose another folder")
 
 
 def atomic_torch_save(obj: Any, path: str | os.PathLike, temp_prefix: str | None = None) -> Path:
@@ -30,6 +45,9 @@ def atomic_torch_save(obj: Any, path: str | os.PathLike, temp_prefix: str | None
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
+    except (OSError, RuntimeError) as exc:
+        Path(tmp).unlink(missing_ok=True)
+        raise AtomicWriteError(path, exc) from exc
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise

@@ -56,12 +56,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.func(args) or 0)
     except Exception as exc:
-        # Problems with the user's files or options: say what and stop, no traceback.
-        # Anything else is a bug and keeps its traceback.
-        if args.verbose or not isinstance(exc, _user_errors()):
+        # Problems with the user's files or options (exit 2), or with the disk (exit 1): say
+        # what and stop, no traceback. Anything else is a bug and keeps its traceback.
+        if args.verbose or not isinstance(exc, _user_errors() + _write_errors()):
             raise
         print(f"gaugemesh {args.command}: error: {exc}", file=sys.stderr)
-        return 2
+        return 1 if isinstance(exc, _write_errors()) else 2
 
 
 def _user_errors() -> tuple[type[BaseException], ...]:
@@ -74,4 +74,13 @@ def _user_errors() -> tuple[type[BaseException], ...]:
     from gaugemesh.training.metrics_log import MetricsLogError
 
     return (MeshError, CheckpointError, ConfigError, JobError, MetricsLogError, FileNotFoundError)
+
+
+def _write_errors() -> tuple[type[BaseException], ...]:
+    """Failures to write a checkpoint or cache entry (disk full, read-only): the machine's
+    state, not the user's input, hence exit code 1; nothing already written is damaged."""
+    from gaugemesh.atomic import AtomicWriteError
+    from gaugemesh.datasets.cache import CacheWriteError
+
+    return (AtomicWriteError, CacheWriteError)
 

@@ -130,3 +130,29 @@ def test_bad_meshes_stay_per_mesh_skips(dataset, tmp_path):
     summary = _preprocess(dataset, tmp_path / "c")
     assert sorted(summary.entries) == ["m0"] and summary.failed[0][0] == "m1"
     assert "MeshError" in summary.failed[0][1]
+
+
+def test_a_checkpoint_that_cannot_be_written_is_one_line_and_the_old_one_stays(tmp_path, monkeypatch, capsys):
+    """torch.save reports a full disk as a RuntimeError from its zip writer; train showed it
+    as a traceback (found by make soak)."""
+    import torch
+
+    from gaugemesh.atomic import AtomicWriteError, atomic_torch_save
+    from gaugemesh.cli import main
+    from tests.reliability.training_helpers import tiny_data, write_config
+
+    target = tmp_path / "old.pt"
+    atomic_torch_save({"a": torch.zeros(2)}, target)
+
+    def full_disk(*args, **kwargs):
+        raise RuntimeError("[enforce fail at inline_container.cc:672] . unexpected pos 1664 vs 1558")
+
+    monkeypatch.setattr(torch, "save", full_disk)
+    with pytest.raises(AtomicWriteError, match="cannot write .*old.pt: RuntimeError"):
+        atomic_torch_save({"a": torch.ones(2)}, target)
+    assert torch.equal(torch.load(target)["a"], torch.zeros(2))
+    assert [p.name for p in tmp_path.iterdir()] == ["old.pt"]  # no temporary left
+    config = write_config(tmp_path, tiny_data(tmp_path / "data"))
+    assert main(["train", "--config", str(config), "--no-progress"]) == 1
+    err = capsys.readouterr().err
+    assert "cannot write" in err and "Traceback" not in err and err.count("\n") == 1
