@@ -102,6 +102,8 @@ class GemConv(nn.Module):
             raise ValueError(f"edge_weight has {geometry.num_radial} radial weights per edge, layer expects {self.num_radial}.")
         # float32 at least, under autocast too: see gaugemesh.nn.precision
         dtype, out_dtype = working_dtype(x), result_dtype(x)
+        if x.size(0) == 0:  # an empty graph (a batch of nothing): no operator to build
+            return x.new_zeros(0, self.out_type.dim, dtype=out_dtype)
         operators = geometry.operators(self.neighbour.frequency_groups, dtype, x.device)
         x = x.to(dtype)
         if self._in_order.numel():

@@ -256,6 +256,7 @@ class ConvGeometry:
             num_nodes = int(edge_index.max()) + 1 if num_edges else 0
         self.num_nodes = int(num_nodes)
         self.edge_index = edge_index.long()
+        _check_indices(self.edge_index, self.num_nodes)
         self.theta, self.transport = theta.detach(), transport.detach()
         target = self.edge_index[1]
         self.in_degree = torch.bincount(target, minlength=self.num_nodes)
@@ -370,6 +371,17 @@ class ConvGeometry:
         phase = k[:, None] * theta + order * transport  # [K, E]
         unit = torch.stack([torch.cos(phase), torch.sin(phase)], -1)  # [K, E, re/im]
         return (unit[:, None] * weight.t()[None, :, :, None]).to(dtype).flatten(0, 1)
+
+
+def _check_indices(edge_index: Tensor, num_nodes: int) -> None:
+    """Refuse vertex indices outside ``[0, num_nodes)``: out of range they do not fail in the
+    sparse build, they silently make a larger graph. Once per geometry, not per layer."""
+    if edge_index.numel() == 0:
+        return
+    low, high = int(edge_index.min()), int(edge_index.max())
+    if low < 0 or high >= num_nodes:
+        raise ValueError(f"edge_index holds vertex indices from {low} to {high}, but the graph has {num_nodes} "
+                         f"vertices (x has that many rows): indices must lie in [0, {num_nodes}).")
 
 
 class _Layout(NamedTuple):

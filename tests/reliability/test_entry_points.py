@@ -121,3 +121,21 @@ def test_gauge_transform_still_transforms(data):
     j, i = data.edge_index
     diff = torch.remainder(moved.theta - (data.theta - phi[i]) + math.pi, 2 * math.pi) - math.pi
     assert diff.abs().max() < 1e-12
+
+
+def test_gemconv_refuses_out_of_range_edge_indices_and_takes_an_empty_graph():
+    """An index past the last vertex silently made a larger graph; a negative one failed in
+    bincount; a graph of no vertices failed in a reshape."""
+    import torch
+
+    from gaugemesh.nn import GemConv
+
+    conv = GemConv("2x0 + 1x1", "2x0 + 1x1")
+    x = torch.randn(3, 4)
+    zeros = torch.zeros(2)
+    for bad in ([[0, 5], [1, 2]], [[0, -1], [1, 2]]):
+        with pytest.raises(ValueError, match=r"indices must lie in \[0, 3\)"):
+            conv(x, torch.tensor(bad), zeros, zeros)
+    empty = torch.zeros(2, 0, dtype=torch.long)
+    out = conv(torch.randn(0, 4), empty, torch.zeros(0), torch.zeros(0))
+    assert out.shape == (0, 4)
