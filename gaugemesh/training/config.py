@@ -17,7 +17,7 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
-__all__ = ["DEFAULTS", "load_config", "apply_overrides", "check_keys", "ConfigError"]
+__all__ = ["DEFAULTS", "TABLE_KEYS", "load_config", "apply_overrides", "check_keys", "ConfigError"]
 
 DEFAULTS: dict[str, dict[str, Any]] = {
     "data": {"format": "generic", "root": "", "val_fraction": 0.1, "split_seed": 0, "cache": "", "repair": None},
@@ -26,6 +26,18 @@ DEFAULTS: dict[str, dict[str, Any]] = {
     "train": {},
     "augment": {"gauge": True, "rotate": True, "scale": 0.0},
     "output": {"dir": "runs/default"},
+}
+
+
+#: The keys of the tables whose readers are plain lookups; ``[model]`` and ``[train]`` are
+#: checked against the classes they build (:func:`~gaugemesh.training.recipe.model_options`,
+#: :meth:`~gaugemesh.training.loop.TrainSettings.from_table`).
+TABLE_KEYS: dict[str, tuple[str, ...]] = {
+    "data": ("format", "root", "val_fraction", "split_seed", "cache", "repair", "workers", "val_group_pattern",
+             "strict"),
+    "features": ("names", "connection", "hks_count", "grad_count", "eigs"),
+    "augment": ("gauge", "rotate", "scale"),
+    "output": ("dir",),
 }
 
 
@@ -84,4 +96,7 @@ def load_config(path: str | Path | None, overrides: list[str] = ()) -> dict[str,
             raise ConfigError(f"{path}: unknown sections {sorted(unknown)}; allowed: {sorted(DEFAULTS)}")
         for section, values in loaded.items():
             config[section].update(values)
-    return apply_overrides(config, list(overrides))
+    config = apply_overrides(config, list(overrides))
+    for section, keys in TABLE_KEYS.items():  # a typo would otherwise be ignored in silence
+        check_keys(section, config[section], keys)
+    return config

@@ -29,3 +29,23 @@ def test_bad_files(tmp_path):
         load_config(tmp_path / "odd.toml")
     with pytest.raises(ConfigError, match="no config file"):
         load_config(tmp_path / "missing.toml")
+
+
+@pytest.mark.parametrize("override", ["data.rot=x", "features.eig=8", "augment.rotation=false", "output.directory=x"])
+def test_a_typo_in_any_table_is_named_with_the_valid_keys(override):
+    """[data] and [features] typos used to be ignored in silence ([train], [model]: checked
+    where their classes are built)."""
+    from gaugemesh.training.config import ConfigError, load_config
+
+    section, key = override.split("=")[0].split(".")
+    with pytest.raises(ConfigError, match=f"unknown key {section}.{key}; valid keys of \\[{section}\\]"):
+        load_config(None, [override])
+
+
+def test_the_shipped_configs_use_only_known_keys():
+    from pathlib import Path
+
+    configs = sorted((Path(__file__).resolve().parents[2] / "experiments").rglob("*.toml"))
+    assert len(configs) >= 3
+    for path in configs:
+        load_config(path)
