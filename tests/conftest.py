@@ -22,6 +22,15 @@ CUDA = pytest.param("cuda", marks=[
 DEVICES = ["cpu", CUDA]
 
 
+@pytest.fixture(autouse=True)
+def seeded():
+    """Every test starts from the same random state, whatever ran before it (as e3nn's
+    conftest does): a test that draws without its own generator is still reproducible, alone
+    or in the suite."""
+    torch.manual_seed(0)
+    np.random.seed(0)
+
+
 @pytest.fixture(params=DEVICES)
 def device(request) -> str:
     """Every device this machine has: ``"cpu"``, and ``"cuda"`` where torch sees a GPU."""
