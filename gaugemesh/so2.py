@@ -207,6 +207,39 @@ class FieldType:
         """True when each order is one block and the blocks are in increasing order."""
         return list(self.orders) == [n for _, n in self.blocks]
 
+    def sorted(self) -> tuple[FieldType, torch.Tensor]:
+        """The sorted type (orders ascending, one block each) and the permutation of
+        components that takes a feature there: ``x[..., perm]`` has the sorted type, and
+        ``y[..., argsort(perm)]`` takes a sorted feature back.
+
+        Shapes:
+            perm: ``[dim]`` (long).
+        """
+        ordered = FieldType([(self.multiplicity(n), n) for n in self.orders])
+        return ordered, torch.cat([self.indices(n) for n in self.orders]) if self.dim else torch.zeros(0, dtype=torch.long)
+
+    def slices(self) -> dict[int, slice]:
+        """``{order: slice}`` of each order's components in the *sorted* layout."""
+        out, start = {}, 0
+        for n in self.orders:
+            stop = start + self.multiplicity(n) * irrep_dim(n)
+            out[n], start = slice(start, stop), stop
+        return out
+
+    def vector_field_index(self) -> torch.Tensor:
+        """For every field, its position among the fields of order ``>= 1`` (0 for scalars):
+        where a per-vector-field parameter (a threshold, a gate) of each field is.
+
+        Shapes:
+            ``[num_fields]`` (long).
+        """
+        vector = torch.tensor([n > 0 for n in self.irreps], dtype=torch.long)
+        return (torch.cumsum(vector, 0) - 1).clamp(min=0)
+
+    def randn(self, *batch: int, generator: torch.Generator | None = None, dtype=None, device=None) -> torch.Tensor:
+        """Random features of this type, ``[*batch, dim]``, standard normal components."""
+        return torch.randn(*batch, self.dim, generator=generator, dtype=dtype, device=device)
+
     def part(self, x: torch.Tensor, order: int) -> torch.Tensor:
         """The components of the fields of ``order``, ``[..., mult * irrep_dim]`` (a view when contiguous)."""
         span = self._order_ranges.get(order)

@@ -83,3 +83,21 @@ def test_split_join_roundtrip():
         t = FieldType(spec)
         x = torch.randn(3, t.dim)
         assert torch.equal(t.join(t.split(x)), x)
+
+
+def test_sorted_type_and_its_permutation():
+    t = FieldType("2x1 + 1x0 + 1x2 + 1x1")
+    ordered, perm = t.sorted()
+    assert ordered == FieldType("1x0 + 3x1 + 1x2") and ordered.is_sorted
+    x = t.randn(5, generator=torch.Generator().manual_seed(0))
+    assert x.shape == (5, t.dim)
+    # the same fields, rotated alike: sorting commutes with the representation
+    angle = torch.linspace(0, 3, 5)
+    torch.testing.assert_close(t.transform(x, angle)[:, perm], ordered.transform(x[:, perm], angle))
+    torch.testing.assert_close(x[:, perm][:, torch.argsort(perm)], x)
+
+
+def test_slices_of_the_sorted_layout_and_vector_field_index():
+    t = FieldType("2x0 + 1x1 + 3x0 + 2x2")
+    assert t.sorted()[0].slices() == t.slices() == {0: slice(0, 5), 1: slice(5, 7), 2: slice(7, 11)}
+    assert t.vector_field_index().tolist() == [0, 0, 0, 0, 0, 0, 1, 2]  # fields 2, 6, 7 are vectors

@@ -79,9 +79,12 @@ class GemConv(nn.Module):
         index, sign = self._weight_gather()
         self.register_buffer("_weight_index", index, persistent=False)
         self.register_buffer("_weight_sign", sign, persistent=False)
-        # The fused function works in sorted layouts; other layouts are permuted around it.
-        self.register_buffer("_in_order", _sorting(self.in_type), persistent=False)
-        self.register_buffer("_out_unorder", _unsorting(self.out_type), persistent=False)
+        # The fused function works in sorted layouts; other layouts are permuted around it
+        # (empty permutations: the layout is sorted already).
+        in_perm = self.in_type.sorted()[1] if not self.in_type.is_sorted else torch.zeros(0, dtype=torch.long)
+        out_perm = self.out_type.sorted()[1] if not self.out_type.is_sorted else torch.zeros(0, dtype=torch.long)
+        self.register_buffer("_in_order", in_perm, persistent=False)
+        self.register_buffer("_out_unorder", torch.argsort(out_perm), persistent=False)
         self._cache = GeometryCache()
 
     def forward(
@@ -158,16 +161,3 @@ class GemConv(nn.Module):
 def _apply(x, weight, bias, plan, operators) -> Tensor:
     # Sparse CSR products do not trace; torch.compile breaks the graph here and runs this eagerly.
     return GemConvFunction.apply(x, weight, bias, plan, operators)
-
-
-def _sorting(field_type: FieldType) -> Tensor:
-    """Columns that put ``field_type`` in sorted layout (empty when it already is)."""
-    if field_type.is_sorted:
-        return torch.zeros(0, dtype=torch.long)
-    return torch.cat([field_type.indices(n) for n in field_type.orders])
-
-
-def _unsorting(field_type: FieldType) -> Tensor:
-    """Columns that take the sorted layout back to ``field_type`` (empty when the same)."""
-    order = _sorting(field_type)
-    return torch.argsort(order) if order.numel() else order

@@ -91,11 +91,7 @@ class ConvPlan:
 
 
 def _ranges(field_type: FieldType) -> dict[int, tuple[int, int]]:
-    ranges, start = {}, 0
-    for n in field_type.orders:
-        stop = start + field_type.multiplicity(n) * irrep_dim(n)
-        ranges[n], start = (start, stop), stop
-    return ranges
+    return {n: (span.start, span.stop) for n, span in field_type.slices().items()}
 
 
 def _pair_input(x_n: Tensor) -> Tensor:

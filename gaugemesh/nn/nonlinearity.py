@@ -226,9 +226,8 @@ class NormNonlinearity(nn.Module):
         num_vector = sum(1 for n in self.in_type.irreps if n > 0)
         self.bias = nn.Parameter(torch.full((num_vector,), 0.1)) if bias and num_vector else None
         fields = self.in_type.field_index()
-        vector_field = torch.cumsum(torch.tensor([n > 0 for n in self.in_type.irreps], dtype=torch.long), 0) - 1
         self.register_buffer("_field", fields, persistent=False)
-        self.register_buffer("_vector_of_field", vector_field.clamp(min=0), persistent=False)
+        self.register_buffer("_vector_of_field", self.in_type.vector_field_index(), persistent=False)
         self.register_buffer("_scalar", self.in_type.scalar_mask(), persistent=False)
 
     def forward(self, x: Tensor, gauge: Tensor | None = None) -> Tensor:
@@ -271,8 +270,8 @@ class GatedNonlinearity(nn.Module):
         self.in_type = self.out_type + FieldType.scalars(self.num_gates)
         self.activation = nn.ReLU() if activation is None else activation
         self.gate = nn.Sigmoid() if gate is None else gate
-        vector_field = torch.cumsum(torch.tensor([n > 0 for n in self.out_type.irreps], dtype=torch.long), 0) - 1
-        self.register_buffer("_gate_of_component", vector_field.clamp(min=0)[self.out_type.field_index()], persistent=False)
+        gate_of_field = self.out_type.vector_field_index()
+        self.register_buffer("_gate_of_component", gate_of_field[self.out_type.field_index()], persistent=False)
         self.register_buffer("_scalar", self.out_type.scalar_mask(), persistent=False)
 
     def forward(self, x: Tensor, gauge: Tensor | None = None) -> Tensor:
