@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
-from gaugemesh.nn import BatchNorm, ConvGeometry, FieldDropout, GemConv, Linear, make_nonlinearity
+from gaugemesh.nn import BatchNorm, ConvGeometry, FieldDropout, GemConv, Linear, check_chain, make_nonlinearity
 from gaugemesh.so2 import FieldType
 
 __all__ = ["GemResBlock"]
@@ -50,6 +50,7 @@ class GemResBlock(nn.Module):
         self.dropout = FieldDropout(self.out_type, dropout) if dropout > 0 else nn.Identity()
         same = self.in_type == self.out_type
         self.shortcut = nn.Identity() if same else Linear(self.in_type, self.out_type, bias=True)
+        check_chain(self.conv1, self.norm1, self.act1, self.dropout, self.conv2, self.norm2, self.act2)
 
     def forward(self, x: Tensor, geometry: ConvGeometry, gauge: Tensor | None = None) -> Tensor:
         """``gauge`` ``[V]``: the frames the nonlinearities are evaluated in (see

@@ -7,7 +7,7 @@ from typing import Sequence
 from torch import Tensor, nn
 
 from gaugemesh.models.block import GemResBlock
-from gaugemesh.nn import ConvGeometry, GeometryCache, InvariantReadout
+from gaugemesh.nn import ConvGeometry, GeometryCache, InvariantReadout, check_chain
 from gaugemesh.so2 import FieldType
 
 __all__ = ["GemResNet"]
@@ -68,6 +68,7 @@ class GemResNet(nn.Module):
             GemResBlock(a, b, nonlinearity, dropout, batch_norm, num_radial) for a, b in zip(types, types[1:])
         )
         self.readout = InvariantReadout(types[-1], mode="norms")
+        check_chain(*self.blocks, self.readout)
         self.classifier = nn.Linear(self.readout.out_type.dim, num_classes)
         self.out_type = FieldType.scalars(num_classes)
         self._cache = GeometryCache()

@@ -1,5 +1,6 @@
 """Gauge-equivariant layers. Every layer has ``in_type`` / ``out_type`` and checks its input."""
 
+from gaugemesh.nn.chain import check_chain
 from gaugemesh.nn.conv import GemConv
 from gaugemesh.nn.dropout import FieldDropout
 from gaugemesh.nn.kernel import NeighbourKernel, neighbour_frequencies
@@ -22,6 +23,7 @@ __all__ = [
     "NeighbourKernel",
     "NormNonlinearity",
     "RegularNonlinearity",
+    "check_chain",
     "make_nonlinearity",
     "neighbour_frequencies",
 ]
