@@ -256,12 +256,13 @@ class ConvGeometry:
             num_nodes = int(edge_index.max()) + 1 if num_edges else 0
         self.num_nodes = int(num_nodes)
         self.edge_index = edge_index.long()
-        _check_indices(self.edge_index, self.num_nodes)
+        if not parts:  # a batch of checked meshes is checked by its counts: no host sync per step
+            _check_indices(self.edge_index, self.num_nodes)
         self.theta, self.transport = theta.detach(), transport.detach()
-        target = self.edge_index[1]
-        self.in_degree = torch.bincount(target, minlength=self.num_nodes)
         if edge_weight is None:
-            edge_weight = 1.0 / self.in_degree.clamp(min=1)[target].to(theta.dtype)
+            target = self.edge_index[1]
+            in_degree = torch.bincount(target, minlength=self.num_nodes)
+            edge_weight = 1.0 / in_degree.clamp(min=1)[target].to(theta.dtype)
         if edge_weight.dim() == 1:
             edge_weight = edge_weight[:, None]
         if edge_weight.dim() != 2 or edge_weight.size(0) != num_edges:
