@@ -5,7 +5,7 @@ field type; :func:`compute_features` concatenates the requested ones and gives t
 a string. Scalar (order 0) features come first, in the order asked for, then order-1
 features, so the type reads ``"<n>x0 + <m>x1"``.
 
-Everything here is float64 numpy (:mod:`gaugemesh.geometry.features`), without torch, so
+Everything here is float64 numpy (:mod:`gaugemesh.geometry.descriptors`), without torch, so
 that the command line can list the features without importing it;
 :func:`gaugemesh.graph.add_features` hands them to torch as ``data.x`` and ``data.x_type``. The intrinsic features (all but ``"xyz"``) see each
 connected component as a mesh of its own, so stray floating pieces change nothing elsewhere.
@@ -18,7 +18,9 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from gaugemesh.geometry import features as geo
+from gaugemesh.geometry.components import component_spectra
+from gaugemesh.geometry.descriptors import HKS_TIMES, curvature_features, hks
+from gaugemesh.geometry.gradients import hks_gradient
 from gaugemesh.geometry.laplacian import lumped_mass
 
 __all__ = ["FEATURES", "DEFAULT_FEATURES", "FeatureOptions", "Feature", "feature_names", "feature_type",
@@ -41,7 +43,7 @@ class FeatureOptions:
     hks_count: int = 16
     grad_count: int = 4
     eigs: int = 128
-    t_range: tuple[float, float] = geo.HKS_TIMES
+    t_range: tuple[float, float] = HKS_TIMES
 
 
 @dataclass
@@ -56,9 +58,9 @@ class _Context:
 
     @property
     def spectra(self) -> list[tuple[np.ndarray, np.ndarray] | None]:
-        """:func:`~gaugemesh.geometry.features.component_spectra` of the mesh."""
+        """:func:`~gaugemesh.geometry.components.component_spectra` of the mesh."""
         if self._spectra is None:
-            self._spectra = geo.component_spectra(self.pos, self.faces, self.options.eigs)
+            self._spectra = component_spectra(self.pos, self.faces, self.options.eigs)
         return self._spectra
 
 
@@ -87,12 +89,12 @@ def _xyz(ctx: _Context) -> np.ndarray:
 
 def _hks(ctx: _Context) -> np.ndarray:
     o = ctx.options
-    return geo.hks(ctx.pos, ctx.faces, o.hks_count, o.eigs, o.t_range, spectra=ctx.spectra)
+    return hks(ctx.pos, ctx.faces, o.hks_count, o.eigs, o.t_range, spectra=ctx.spectra)
 
 
 def _hks_grad(ctx: _Context) -> np.ndarray:
     o = ctx.options
-    grad = geo.hks_gradient(ctx.pos, ctx.faces, ctx.frame, o.grad_count, o.eigs, o.t_range, spectra=ctx.spectra)
+    grad = hks_gradient(ctx.pos, ctx.faces, ctx.frame, o.grad_count, o.eigs, o.t_range, spectra=ctx.spectra)
     return grad.reshape(len(ctx.pos), -1)  # copies one after the other, each a (cos, sin) pair
 
 
@@ -103,7 +105,7 @@ FEATURES: dict[str, Feature] = {
                 "positions, centred and scaled by 1/sqrt(total area); not rotation invariant"),
         Feature("hks", 0, lambda o: o.hks_count, _hks,
                 "heat kernel signature at hks_count log-spaced times, heat-trace normalised"),
-        Feature("curvature", 0, lambda o: 2, lambda ctx: geo.curvature_features(ctx.pos, ctx.faces),
+        Feature("curvature", 0, lambda o: 2, lambda ctx: curvature_features(ctx.pos, ctx.faces),
                 "arcsinh of scale-free mean and Gaussian curvature"),
         Feature("hks_grad", 1, lambda o: o.grad_count, _hks_grad,
                 "gradient of the HKS at grad_count times, a tangent vector in the vertex frame"),

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from gaugemesh import topology
+from gaugemesh.geometry import topology
 from gaugemesh.geometry.measures import cross
 
 __all__ = ["Mesh", "MeshError", "validate_mesh"]

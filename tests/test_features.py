@@ -7,8 +7,8 @@ import torch
 from gaugemesh import gauge_transform, mesh_to_data, validate_mesh
 from gaugemesh.features import FEATURES, FeatureOptions, compute_features, feature_type
 from gaugemesh.graph import InputFeatures, add_features
-from gaugemesh.geometry import features as geo
-from gaugemesh.geometry import frame_field
+from gaugemesh.geometry import components, frame_field
+from gaugemesh.geometry.laplacian import laplace_spectrum
 from gaugemesh.so2 import FieldType
 from tests.conftest import icosphere
 
@@ -88,8 +88,8 @@ def test_intrinsic_features_of_a_body_ignore_a_stray_piece_and_share_one_spectru
     names = ("hks", "curvature", "hks_grad")
     alone, _ = compute_features(pos, faces, frame[: len(pos)], names, OPTIONS)
     solves = []
-    spectrum = geo.laplace_spectrum
-    monkeypatch.setattr(geo, "laplace_spectrum", lambda *args: solves.append(len(args[0])) or spectrum(*args))
+    spectrum = laplace_spectrum
+    monkeypatch.setattr(components, "laplace_spectrum", lambda *args: solves.append(len(args[0])) or spectrum(*args))
     joined, _ = compute_features(both_pos, both_faces, frame, names, OPTIONS)
     np.testing.assert_allclose(joined[: len(pos)], alone, rtol=0, atol=1e-10)
     assert np.all(np.isfinite(joined))

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from gaugemesh.geometry.measures import corner_angles
-from gaugemesh.topology import next_in_face
+from gaugemesh.geometry.topology import next_in_face
 
 __all__ = ["DirectedEdges", "directed_edges", "IntrinsicAngles", "intrinsic_angles"]
 

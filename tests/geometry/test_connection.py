@@ -12,7 +12,7 @@ from gaugemesh.geometry import (
     rotate_frames,
     wrap_angle,
 )
-from gaugemesh.topology import boundary_vertices
+from gaugemesh.geometry.topology import boundary_vertices
 from tests.conftest import grid, icosphere
 
 CLOSED = {  # file: genus
@@ -110,7 +110,7 @@ def test_gauss_bonnet_with_geodesic_boundary(test_meshes_dir, name):
 
 def _cap(pos, faces, z0):
     """The counter-clockwise boundary loop of the faces above height z0, and their area."""
-    from gaugemesh.topology import edge_adjacency
+    from gaugemesh.geometry.topology import edge_adjacency
 
     inside = pos[faces].mean(1)[:, 2] > z0
     sub = faces[inside]

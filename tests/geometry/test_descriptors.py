@@ -4,17 +4,9 @@ import numpy as np
 import pytest
 
 from gaugemesh.geometry import frame_field, rotate_frames
-from gaugemesh.geometry.features import (
-    component_spectra,
-    curvature_features,
-    face_gradients,
-    gaussian_curvature,
-    hks,
-    hks_gradient,
-    mean_curvature,
-    mesh_components,
-    vertex_gradients,
-)
+from gaugemesh.geometry.components import component_spectra, mesh_components
+from gaugemesh.geometry.descriptors import curvature_features, gaussian_curvature, hks, mean_curvature
+from gaugemesh.geometry.gradients import face_gradients, hks_gradient, vertex_gradients
 from gaugemesh.geometry.laplacian import laplace_spectrum, lumped_mass
 from tests.conftest import grid, icosphere
 

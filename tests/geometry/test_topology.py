@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from gaugemesh.topology import boundary_vertices
+from gaugemesh.geometry.topology import boundary_vertices
 from tests.conftest import grid, icosphere
 
 
