@@ -25,7 +25,7 @@ _EXPORTS = {
     "load_mesh": "gaugemesh.io",
     "mesh_to_data": "gaugemesh.graph",
     "gauge_transform": "gaugemesh.graph",
-    "Geometry": "gaugemesh.graph",
+    "ComputeFrameField": "gaugemesh.graph",
     "RandomGauge": "gaugemesh.graph",
     "FieldType": "gaugemesh.so2",
     "FEATURES": "gaugemesh.features",
@@ -42,7 +42,7 @@ __all__ = ["__version__", *_EXPORTS]
 
 if TYPE_CHECKING:  # static checkers and IDEs see plain imports
     from gaugemesh.features import FEATURES, FeatureOptions, feature_type
-    from gaugemesh.graph import Geometry, InputFeatures, RandomGauge, add_features, gauge_transform, mesh_to_data
+    from gaugemesh.graph import ComputeFrameField, InputFeatures, RandomGauge, add_features, gauge_transform, mesh_to_data
     from gaugemesh.io import load_mesh
     from gaugemesh.mesh import Mesh, MeshError, validate_mesh
     from gaugemesh.models import GemResNet

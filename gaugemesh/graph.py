@@ -1,6 +1,9 @@
 """The one numpy -> torch boundary: a :class:`~gaugemesh.Mesh` becomes a PyG ``Data``.
 
-Also the gauge change on a ``Data`` and the PyG transforms that wrap both.
+Everything a sample holds (the frame field and, when asked for, the input features) is
+computed in float64 numpy first and crosses into torch once, in :func:`mesh_to_data`. Also
+the gauge change on a ``Data`` and the PyG transforms that wrap both, for users who build
+their own pipelines on ``Data`` objects.
 """
 
 from __future__ import annotations
@@ -16,11 +19,11 @@ from gaugemesh.features import DEFAULT_FEATURES, FeatureOptions, compute_feature
 from gaugemesh.geometry import frame_field
 from gaugemesh.mesh import Mesh, MeshError, validate_mesh
 
-__all__ = ["mesh_to_data", "gauge_transform", "add_features", "Geometry", "InputFeatures", "RandomGauge",
-           "GEOMETRY_KEYS"]
+__all__ = ["mesh_to_data", "gauge_transform", "add_features", "ComputeFrameField", "InputFeatures", "RandomGauge",
+           "FRAME_FIELD_KEYS"]
 
 #: Attributes :func:`mesh_to_data` writes besides ``pos`` and ``face``.
-GEOMETRY_KEYS = ("frame", "edge_index", "theta", "transport", "edge_weight", "area")
+FRAME_FIELD_KEYS = ("frame", "edge_index", "theta", "transport", "edge_weight", "area")
 
 
 def _wrap(angle: torch.Tensor) -> torch.Tensor:
@@ -61,8 +64,10 @@ def mesh_to_data(
     frames: str | np.ndarray = "default",
     seed: int | None = None,
     dtype: torch.dtype = torch.float32,
+    features: Sequence[str] | None = None,
+    feature_options: FeatureOptions = FeatureOptions(),
 ) -> Data:
-    """Compute the frame field of ``mesh`` and return it as a PyG ``Data``.
+    """Compute the frame field of ``mesh`` (and its input features) and return a PyG ``Data``.
 
     Args:
         mesh: A validated mesh (:func:`~gaugemesh.load_mesh`, :func:`~gaugemesh.validate_mesh`).
@@ -70,19 +75,27 @@ def mesh_to_data(
         frames: ``"default"``, ``"potpourri3d"``, ``"random"`` or an array ``[V, 3, 3]``.
         seed: Seed for ``frames="random"``.
         dtype: Real floating dtype of the geometry tensors (computed in float64 either way).
+        features: Input features to compute (see :data:`gaugemesh.features.FEATURES`), in
+            float64 from the same frame field, written as ``x`` and ``x_type``; ``None``
+            writes neither.
+        feature_options: Their parameters.
 
     Returns:
         ``Data`` with ``pos [V, 3]``, ``face [3, F]``, ``frame [V, 3, 3]`` (rows e1, e2, n),
         ``edge_index [2, E]`` (row 0 source ``j``, row 1 target ``i``, sorted by target),
-        ``theta [E]``, ``transport [E]``, ``edge_weight [E]``, ``area [V]``, and
-        ``vertex_map [V]`` (each vertex's index in the source file).
+        ``theta [E]``, ``transport [E]``, ``edge_weight [E]``, ``area [V]``,
+        ``vertex_map [V]`` (each vertex's index in the source file) and, with ``features``,
+        ``x [V, dim]`` and ``x_type`` (a field type string).
 
     Raises:
         TypeError: ``mesh`` is not a :class:`~gaugemesh.Mesh`, or ``dtype`` is not a real
             floating dtype.
         MeshError: a geometry tensor would not be finite in ``dtype`` (e.g. ``area`` of a mesh
             with coordinates of 1e20 in float32): rescale the mesh or use a wider dtype.
+        ValueError: an unknown or repeated feature name.
     """
+    if features is not None:
+        resolve_features(features)  # unknown names fail before the frame field is computed
     if not isinstance(mesh, Mesh):
         raise TypeError(f"mesh_to_data needs a gaugemesh.Mesh (see load_mesh), got {type(mesh).__name__}.")
     _check_dtype(dtype)
@@ -92,11 +105,16 @@ def mesh_to_data(
     field = frame_field(mesh.pos, mesh.faces, connection=connection, frames=frames, seed=seed)
     real = {"pos": mesh.pos, "frame": field.frame, "theta": field.theta, "transport": field.transport,
             "edge_weight": field.edge_weight, "area": field.area}
+    extra = {}
+    if features is not None:
+        real["x"], extra["x_type"] = compute_features(mesh.pos, mesh.faces, field.frame, features, feature_options)
     _check_representable({key: a for key, a in real.items() if key != "pos"}, dtype)
 
     def cast(key: str) -> torch.Tensor:
         return torch.from_numpy(np.ascontiguousarray(real[key])).to(dtype)
 
+    if features is not None:
+        extra["x"] = cast("x")
     return Data(
         pos=cast("pos"),
         face=torch.from_numpy(np.ascontiguousarray(mesh.faces.T)),
@@ -108,6 +126,7 @@ def mesh_to_data(
         area=cast("area"),
         vertex_map=torch.from_numpy(mesh.vertex_map),
         num_nodes=mesh.num_vertices,
+        **extra,
     )
 
 
@@ -161,7 +180,7 @@ def gauge_transform(data: Data, phi: torch.Tensor) -> Data:
     return out
 
 
-class Geometry(BaseTransform):
+class ComputeFrameField(BaseTransform):
     """Compute the frame field of a ``Data`` holding ``pos [V, 3]`` and ``face [3, F]``.
 
     Use as a ``pre_transform`` (it is the expensive step). Reads ``pos``, ``face``; writes
@@ -219,17 +238,25 @@ class RandomGauge(BaseTransform):
 def add_features(data: Data, names: Sequence[str] = DEFAULT_FEATURES, options: FeatureOptions = FeatureOptions()) -> Data:
     """Write ``x`` (dtype of ``data.pos``) and ``x_type`` (a string) into a copy of ``data``.
 
-    Reads ``pos``, ``face`` and ``frame`` (the frame field of :func:`~gaugemesh.mesh_to_data`;
-    computed here with default options when absent). Compute in float64 ``Data`` for the
-    most accurate features; they are cast to ``pos``'s dtype.
+    For ``Data`` built elsewhere (a PyG pipeline); from a mesh, ask :func:`mesh_to_data` for
+    ``features``, which computes them before anything crosses into torch. Reads ``pos``,
+    ``face`` and ``frame`` (the frame field of :func:`mesh_to_data` or
+    :class:`ComputeFrameField`: vector features are expressed in it, so it is never guessed
+    here). Compute in float64 ``Data`` for the most accurate features; they are cast to
+    ``pos``'s dtype.
 
     Shapes:
         pos: ``[V, 3]``; face: ``[3, F]``; frame: ``[V, 3, 3]``; writes x ``[V, dim]``.
+
+    Raises:
+        ValueError: ``data`` has no ``frame``; or an unknown or repeated feature name.
     """
+    if getattr(data, "frame", None) is None:
+        raise ValueError("add_features needs data.frame, the frame field its vector features are expressed in: "
+                         "build the Data with mesh_to_data(mesh, features=[...]), or apply ComputeFrameField first.")
     pos = data.pos.detach().cpu().double().numpy()
     faces = data.face.detach().cpu().T.numpy().astype(np.int64)
-    frame = getattr(data, "frame", None)
-    frame = frame_field(pos, faces).frame if frame is None else frame.detach().cpu().double().numpy()
+    frame = data.frame.detach().cpu().double().numpy()
     x, type_string = compute_features(pos, faces, frame, names, options)
     out = data.clone()
     out.x = torch.from_numpy(x).to(dtype=data.pos.dtype, device=data.pos.device)
@@ -238,8 +265,8 @@ def add_features(data: Data, names: Sequence[str] = DEFAULT_FEATURES, options: F
 
 
 class InputFeatures(BaseTransform):
-    """Compute input features as a (cached) pre-transform. Reads ``pos``, ``face``, ``frame``;
-    writes ``x`` and ``x_type``. See :func:`add_features`."""
+    """Compute input features as a (cached) pre-transform after :class:`ComputeFrameField`.
+    Reads ``pos``, ``face``, ``frame``; writes ``x`` and ``x_type``. See :func:`add_features`."""
 
     def __init__(self, names: Sequence[str] = DEFAULT_FEATURES, options: FeatureOptions = FeatureOptions()):
         resolve_features(names)

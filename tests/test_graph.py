@@ -5,7 +5,7 @@ import pytest
 import torch
 from torch_geometric.data import Data
 
-from gaugemesh import Geometry, RandomGauge, gauge_transform, mesh_to_data, validate_mesh
+from gaugemesh import ComputeFrameField, RandomGauge, gauge_transform, mesh_to_data, validate_mesh
 from gaugemesh.geometry import rotate_frames
 from tests.conftest import grid, icosphere
 
@@ -52,7 +52,7 @@ def test_gauge_transform_equals_recomputing_in_rotated_frames(mesh, connection):
 def test_geometry_transform_and_random_gauge():
     pos, faces = grid(5)
     raw = Data(pos=torch.tensor(pos, dtype=torch.float32), face=torch.tensor(faces.T), y=torch.arange(25))
-    data = Geometry()(raw)
+    data = ComputeFrameField()(raw)
     assert data.theta.shape[0] == data.edge_index.shape[1] and torch.equal(data.y, raw.y)
     gen = torch.Generator().manual_seed(0)
     moved = RandomGauge(generator=gen)(data)

@@ -17,7 +17,7 @@ from typing import Iterable, Sequence
 import numpy as np
 import torch
 
-from gaugemesh.graph import add_features, mesh_to_data
+from gaugemesh.graph import mesh_to_data
 from gaugemesh.io import SUPPORTED_SUFFIXES, read_mesh_arrays
 from gaugemesh.mesh import Mesh, MeshError, validate_mesh
 from gaugemesh.training.loop import predict_scores, resolve_device
@@ -97,11 +97,9 @@ class Predictor:
 
     def _probabilities(self, mesh: Mesh) -> np.ndarray:
         features = self.state["config"]["features"]
-        data = mesh_to_data(mesh, connection=features.get("connection", "levi-civita"), dtype=torch.float64)
-        data = add_features(data, features["names"], feature_options(features))
-        data.x = data.x.float()
-        for key in ("theta", "transport", "edge_weight"):
-            data[key] = data[key].float()
+        # Computed in float64 numpy either way; float32 is what the model was trained on.
+        data = mesh_to_data(mesh, connection=features.get("connection", "levi-civita"), dtype=torch.float32,
+                            features=features["names"], feature_options=feature_options(features))
         return predict_scores(self.model, data, self.device, self.precision).softmax(1).numpy()
 
 

@@ -14,7 +14,7 @@ import pytest
 import torch
 from torch_geometric.data import Data
 
-from gaugemesh import FieldType, Geometry, MeshError, RandomGauge, gauge_transform, mesh_to_data, validate_mesh
+from gaugemesh import ComputeFrameField, FieldType, MeshError, RandomGauge, gauge_transform, mesh_to_data, validate_mesh
 from tests.conftest import icosphere
 
 POS, FACES = icosphere(1)
@@ -58,7 +58,7 @@ def test_validate_mesh_refuses_complex_faces():
 def test_geometry_transform_refuses_complex_positions():
     raw = Data(pos=torch.tensor(POS, dtype=torch.complex64), face=torch.tensor(FACES.T))
     with pytest.raises(MeshError, match=r"^positions are complex"):
-        Geometry()(raw)
+        ComputeFrameField()(raw)
 
 
 # -- FieldType ---------------------------------------------------------------------------------------
