@@ -24,7 +24,7 @@ import numpy as np
 
 from gaugemesh.mesh import Mesh, MeshError, validate_mesh
 
-__all__ = ["load_mesh", "read_mesh_arrays", "SUPPORTED_SUFFIXES"]
+__all__ = ["load_mesh", "load_mesh_with_arrays", "read_mesh_arrays", "SUPPORTED_SUFFIXES"]
 
 SUPPORTED_SUFFIXES = (".obj", ".off", ".ply", ".stl")
 
@@ -285,8 +285,25 @@ def load_mesh(path: str | os.PathLike, *, repair: bool = False) -> Mesh:
         FileNotFoundError: no such file.
         MeshError: the file is unreadable or the mesh is invalid; the message says why.
     """
+    return load_mesh_with_arrays(path, repair=repair)[0]
+
+
+def load_mesh_with_arrays(path: str | os.PathLike, *, repair: bool = False) -> tuple[Mesh, np.ndarray, np.ndarray]:
+    """:func:`load_mesh`, and the file's raw ``(pos, faces)`` as :func:`read_mesh_arrays` reads them.
+
+    Labels refer to the file's vertices, faces and edges, so dataset readers need both: the
+    mesh's ``vertex_map`` and ``face_map`` index into these arrays.
+
+    Shapes:
+        pos: ``[V_file, 3]``; faces: ``[F_file, 3]``.
+
+    Raises:
+        FileNotFoundError: no such file.
+        MeshError: the file is unreadable or the mesh is invalid; the message names the file.
+    """
     pos, faces = read_mesh_arrays(path)
     try:
-        return validate_mesh(pos, faces, repair=repair)
+        mesh = validate_mesh(pos, faces, repair=repair)
     except MeshError as exc:
         raise MeshError(f"{Path(path).name}: {exc}") from None
+    return mesh, pos, faces

@@ -22,9 +22,10 @@ def add_parser(subparsers) -> None:
 
     p = subparsers.add_parser("preprocess", help="compute frame fields and features into a cache",
                               description="Preprocess a dataset folder into a cache, in parallel and resumable.")
-    p.add_argument("dataset", help="dataset folder (MeshCNN, RNA or generic layout; see data/README.md)")
+    p.add_argument("dataset", help="dataset folder (meshcnn, vertex_labels or generic layout; see data/README.md)")
     p.add_argument("--out", required=True, help="cache folder (created)")
-    p.add_argument("--layout", default="auto", choices=["auto", "meshcnn", "rna", "generic"])
+    # "rna": the former name of vertex_labels, still accepted (gaugemesh.datasets.layouts.LAYOUT_ALIASES).
+    p.add_argument("--layout", default="auto", choices=["auto", "meshcnn", "vertex_labels", "generic", "rna"])
     p.add_argument("--split", nargs="+", default=["train", "test"], help="splits to process (default: train test)")
     p.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="worker processes (0: in this process)")
     p.add_argument("--shard", default=None, type=_shard, help="i/n: do the i-th of n deterministic shares (0-based)")

@@ -20,7 +20,7 @@ from torch_geometric.data import Data, Dataset
 from gaugemesh.datasets.cache import load_entry
 from gaugemesh.datasets.layouts import open_layout
 from gaugemesh.datasets.preprocess import preprocess
-from gaugemesh.datasets.process import ProcessOptions
+from gaugemesh.datasets.sample import ProcessOptions
 from gaugemesh.features import DEFAULT_FEATURES, FeatureOptions
 
 __all__ = ["MeshDataset", "train_val_split"]
@@ -38,8 +38,10 @@ class MeshDataset(Dataset):
 
     Args:
         root: Dataset folder.
-        split: ``"train"``, ``"test"``, ... (``"all"`` for every mesh of the RNA/generic layouts).
-        layout: ``"auto"``, ``"meshcnn"``, ``"rna"`` or ``"generic"``.
+        split: ``"train"``, ``"test"``, ... (``"all"`` for every mesh of the vertex_labels and
+            generic layouts).
+        layout: ``"auto"``, ``"meshcnn"``, ``"vertex_labels"`` (formerly ``"rna"``, still
+            accepted) or ``"generic"``.
         cache_dir: Where processed samples are cached; default ``<root>/processed``.
         features: Input feature names.
         feature_options: Their parameters.

@@ -1,6 +1,6 @@
 """Preprocess a dataset into the cache, in parallel, resumable, with a summary.
 
-:func:`preprocess` runs :func:`~gaugemesh.datasets.process.process_item` for every item
+:func:`preprocess` runs :func:`~gaugemesh.datasets.sample.process_item` (one mesh, one sample) for every item
 that has no valid cache entry, in a process pool, with a progress bar. Entries that exist
 and verify are hits; corrupt ones are reported and recomputed; meshes that cannot be used
 are reported by name and reason (fatal with ``strict=True``), and so are files that cannot
@@ -31,9 +31,9 @@ from typing import Callable, Iterator
 import numpy as np
 from tqdm.auto import tqdm
 
-from gaugemesh.datasets.base import Layout, MeshItem
 from gaugemesh.datasets.cache import CacheError, cache_key, entry_path, load_entry, prepare_cache, save_entry
-from gaugemesh.datasets.process import ProcessOptions, process_item
+from gaugemesh.datasets.layouts import Layout, MeshItem
+from gaugemesh.datasets.sample import ProcessOptions, process_item
 from gaugemesh.mesh import MeshError
 
 __all__ = ["Summary", "UnusableMeshError", "preprocess", "check_workers", "parse_shard", "select_shard"]

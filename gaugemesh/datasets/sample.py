@@ -1,5 +1,6 @@
-"""One mesh item to one training sample: the frame field, input features and labels.
+"""One mesh becomes one sample: the frame field, input features and labels of one mesh item.
 
+(The pooled, cached run over a whole dataset is :mod:`~gaugemesh.datasets.preprocess`.)
 :func:`process_item` is the pure pipeline that the cache stores the result of:
 ``layout.read`` (validated mesh + labels) -> :func:`~gaugemesh.mesh_to_data` (float64)
 -> :func:`~gaugemesh.graph.add_features` -> labels -> ``pre_transform`` -> cast to
@@ -18,7 +19,7 @@ import numpy as np
 import torch
 from torch_geometric.data import Data
 
-from gaugemesh.datasets.base import Layout, MeshItem
+from gaugemesh.datasets.layouts import Layout, MeshItem
 from gaugemesh.features import DEFAULT_FEATURES, FeatureOptions, feature_names, feature_type_string
 from gaugemesh.graph import add_features, mesh_to_data
 

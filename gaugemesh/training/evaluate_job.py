@@ -49,7 +49,7 @@ def _samples_by_hand(config, state, data_root, split, rotate_seed) -> tuple[list
     """Samples of ``split`` (``"val"``: the checkpoint's held-out training meshes), computed
     without the cache, optionally rotated; returns ``(samples, skipped)``."""
     from gaugemesh.datasets import open_layout
-    from gaugemesh.datasets.process import process_item
+    from gaugemesh.datasets import process_item
     from gaugemesh.mesh import MeshError
 
     layout = open_layout(data_root, config["data"].get("format", "auto"))

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from gaugemesh.datasets.meshcnn import meshcnn_edges
+from gaugemesh.datasets.layouts.meshcnn import meshcnn_edges
 from gaugemesh.features import FeatureOptions
 from tests.conftest import icosphere
 

@@ -5,10 +5,10 @@ import pytest
 import torch
 
 from gaugemesh.datasets import MeshCNNLayout, meshcnn_edges, open_layout, process_item
-from gaugemesh.datasets.meshcnn import face_majority
+from gaugemesh.datasets.layouts.meshcnn import face_majority
 from gaugemesh.io import read_mesh_arrays
 from gaugemesh.mesh import MeshError
-from gaugemesh.metrics import segmentation_metrics
+from gaugemesh.training.metrics import segmentation_metrics
 from tests.datasets.helpers import FAST, SHARED, make_meshcnn
 
 HUMAN = SHARED / "human_seg"

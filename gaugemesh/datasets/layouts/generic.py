@@ -4,7 +4,7 @@
 
     root/<name>.obj|.off|.ply|.stl   meshes
     root/<name>.txt | <name>.npy     labels: one integer per file vertex or per file face
-    root/train.txt, val.txt, test.txt   names per split (optional; as in the RNA layout)
+    root/train.txt, val.txt, test.txt   names per split (optional; as in the vertex_labels layout)
     root/classes.txt                 class names, one per line (optional; else max label + 1)
 
 Labels per vertex or per face are told apart by their count (``label_kind="auto"``), or
@@ -20,10 +20,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-
-from gaugemesh.datasets.base import MeshItem, load_raw, read_labels, vote
-from gaugemesh.datasets.vertex_labels import SPLITS, split_members
-from gaugemesh.io import SUPPORTED_SUFFIXES
+from gaugemesh.datasets.layouts.labels import SPLITS, read_labels, split_members, vote
+from gaugemesh.datasets.layouts.protocol import MeshItem
+from gaugemesh.io import SUPPORTED_SUFFIXES, load_mesh_with_arrays
 from gaugemesh.mesh import Mesh, MeshError
 
 __all__ = ["GenericLayout", "LABEL_KINDS"]
@@ -97,7 +96,7 @@ class GenericLayout:
 
     def read(self, item: MeshItem, repair: bool | None = None) -> tuple[Mesh, dict[str, Any]]:
         repair = self.default_repair if repair is None else repair
-        mesh, raw_pos, raw_faces = load_raw(item.mesh, repair)
+        mesh, raw_pos, raw_faces = load_mesh_with_arrays(item.mesh, repair=repair)
         labels = read_labels(item.labels[0])
         if labels.ndim != 1 or labels.min() < -1:
             raise MeshError(f"{item.name}: labels must be one integer >= -1 per line.")

@@ -1,57 +1,25 @@
-"""What every dataset layout shares: items, split files, label files, label votes.
+"""The label helpers every layout shares: label files, split files, votes, vertex maps.
 
-A *layout* knows where a dataset keeps its meshes and labels. It lists :class:`MeshItem`\\ s
-(``items(split)``) and turns one into a validated mesh plus label arrays (``read(item,
-repair)``); everything after that (frame field, features, cache) is layout independent.
+Label and split files are read here (:func:`read_labels`, :func:`read_split_file`,
+:func:`split_members`); labels of edges or faces become vertex labels by :func:`vote`; and
+labels that refer to a file's vertices are carried to a repaired mesh by
+:func:`file_to_mesh_index` (the inverse of ``Mesh.vertex_map``).
 """
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
 
 import numpy as np
 
-from gaugemesh.io import SUPPORTED_SUFFIXES, read_mesh_arrays
-from gaugemesh.mesh import Mesh, MeshError, validate_mesh
+from gaugemesh.io import SUPPORTED_SUFFIXES
+from gaugemesh.mesh import MeshError
 
-__all__ = ["MeshItem", "Layout", "read_split_file", "read_labels", "vote", "file_to_mesh_index", "load_raw"]
+__all__ = ["SPLITS", "read_split_file", "split_members", "read_labels", "vote", "file_to_mesh_index"]
 
-
-@dataclass(frozen=True)
-class MeshItem:
-    """One mesh of a dataset and the files its sample is made from.
-
-    Attributes:
-        name: Unique name within the dataset (the file stem).
-        split: ``"train"``, ``"test"``, ...
-        mesh: Path of the mesh file.
-        labels: Paths of its label files (part of the cache key).
-    """
-
-    name: str
-    split: str
-    mesh: str
-    labels: tuple[str, ...] = ()
-
-    @property
-    def files(self) -> tuple[str, ...]:
-        return (self.mesh,) + self.labels
-
-
-class Layout(Protocol):
-    """The interface of a dataset layout (see :mod:`gaugemesh.datasets.meshcnn` for one)."""
-
-    root: Path
-    default_repair: bool
-
-    def items(self, split: str) -> list[MeshItem]: ...
-
-    def read(self, item: MeshItem, repair: bool | None = None) -> tuple[Mesh, dict[str, Any]]: ...
-
-    def key(self) -> dict[str, Any]: ...
+#: The splits a split file can name (``<root>/train.txt``, ...).
+SPLITS = ("train", "val", "test")
 
 
 def read_split_file(path: os.PathLike) -> list[str] | None:
@@ -69,6 +37,18 @@ def read_split_file(path: os.PathLike) -> list[str] | None:
             stem, suffix = os.path.splitext(line)
             names.append(stem if suffix.lower() in SUPPORTED_SUFFIXES else line)
     return names
+
+
+def split_members(root: Path, split: str, available: list[str]) -> list[str]:
+    """Names in ``split``: its split file, else everything (no split files at all), else none."""
+    listed = read_split_file(root / f"{split}.txt")
+    if listed is not None:
+        return listed
+    if split == "all":
+        return available
+    if split == "train" and all(read_split_file(root / f"{s}.txt") is None for s in SPLITS):
+        return available
+    return []
 
 
 def read_labels(path: os.PathLike, dtype=np.int64) -> np.ndarray:
@@ -120,16 +100,3 @@ def file_to_mesh_index(vertex_map: np.ndarray, num_file_vertices: int) -> np.nda
     out = np.full(num_file_vertices, -1, dtype=np.int64)
     out[vertex_map[::-1]] = np.arange(len(vertex_map) - 1, -1, -1)
     return out
-
-
-def load_raw(path: os.PathLike, repair: bool) -> tuple[Mesh, np.ndarray, np.ndarray]:
-    """Read a mesh file; return the validated mesh and the file's raw ``(pos, faces)``.
-
-    Labels refer to the file's vertices, faces and edges, so readers need both.
-    """
-    pos, faces = read_mesh_arrays(path)
-    try:
-        mesh = validate_mesh(pos, faces, repair=repair)
-    except MeshError as exc:
-        raise MeshError(f"{Path(path).name}: {exc}") from None
-    return mesh, pos, faces

@@ -28,7 +28,9 @@ from typing import Any
 
 import numpy as np
 
-from gaugemesh.datasets.base import MeshItem, file_to_mesh_index, load_raw, read_labels, vote
+from gaugemesh.datasets.layouts.labels import file_to_mesh_index, read_labels, vote
+from gaugemesh.datasets.layouts.protocol import MeshItem
+from gaugemesh.io import load_mesh_with_arrays
 from gaugemesh.mesh import Mesh, MeshError
 
 __all__ = ["MeshCNNLayout", "meshcnn_edges", "face_majority"]
@@ -112,7 +114,7 @@ class MeshCNNLayout:
     def read(self, item: MeshItem, repair: bool | None = None) -> tuple[Mesh, dict[str, Any]]:
         """Validated mesh and its labels, per vertex (vote) and per edge and face (for eval)."""
         repair = self.default_repair if repair is None else repair
-        mesh, raw_pos, raw_faces = load_raw(item.mesh, repair)
+        mesh, raw_pos, raw_faces = load_mesh_with_arrays(item.mesh, repair=repair)
         edges, face_edges = meshcnn_edges(raw_faces)
         ids = self.class_ids()
         hard = read_labels(item.labels[0])

@@ -1,4 +1,5 @@
-"""The per-vertex label layout of the RNA surface segmentation dataset.
+"""The ``vertex_labels`` layout: one label file per mesh, one label per file vertex, as the RNA
+surface segmentation dataset ships (``"rna"`` is this layout's former name, still accepted).
 
 ::
 
@@ -22,31 +23,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-
-from gaugemesh.datasets.base import MeshItem, load_raw, read_labels, read_split_file
+from gaugemesh.datasets.layouts.labels import read_labels, split_members
+from gaugemesh.datasets.layouts.protocol import MeshItem
+from gaugemesh.io import load_mesh_with_arrays
 from gaugemesh.mesh import Mesh, MeshError
 
-__all__ = ["VertexLabelLayout", "UNLABELED_MODES", "SPLITS"]
+__all__ = ["VertexLabelLayout", "UNLABELED_MODES"]
 
 UNLABELED_MODES = ("class", "ignore")
-SPLITS = ("train", "val", "test")
-
-
-def split_members(root: Path, split: str, available: list[str]) -> list[str]:
-    """Names in ``split``: its split file, else everything (no split files at all), else none."""
-    listed = read_split_file(root / f"{split}.txt")
-    if listed is not None:
-        return listed
-    if split == "all":
-        return available
-    if split == "train" and all(read_split_file(root / f"{s}.txt") is None for s in SPLITS):
-        return available
-    return []
 
 
 @dataclass(frozen=True)
 class VertexLabelLayout:
-    """Reader of the RNA layout (see the module docstring).
+    """Reader of the ``vertex_labels`` layout (see the module docstring).
 
     Attributes:
         root: The dataset folder (holding ``off/`` and ``labels/``).
@@ -85,7 +74,7 @@ class VertexLabelLayout:
 
     def read(self, item: MeshItem, repair: bool | None = None) -> tuple[Mesh, dict[str, Any]]:
         repair = self.default_repair if repair is None else repair
-        mesh, raw_pos, _ = load_raw(item.mesh, repair)
+        mesh, raw_pos, _ = load_mesh_with_arrays(item.mesh, repair=repair)
         labels = read_labels(item.labels[0])
         if labels.shape != (len(raw_pos),):
             raise MeshError(f"{item.name}: {labels.shape[0]} labels for {len(raw_pos)} vertices; one per line expected.")
