@@ -17,6 +17,7 @@ from torch_geometric.transforms import BaseTransform
 
 from gaugemesh.features import DEFAULT_FEATURES, FeatureOptions, compute_features, feature_names, resolve_features
 from gaugemesh.geometry import frame_field
+from gaugemesh.geometry.o2_frame_field import o2_frame_field
 from gaugemesh.mesh import Mesh, MeshError, validate_mesh
 
 __all__ = ["mesh_to_data", "gauge_transform", "add_features", "ComputeFrameField", "InputFeatures", "RandomGauge",
@@ -66,6 +67,7 @@ def mesh_to_data(
     dtype: torch.dtype = torch.float32,
     features: Sequence[str] | None = None,
     feature_options: FeatureOptions = FeatureOptions(),
+    structure_group: str = "SO2",
 ) -> Data:
     """Compute the frame field of ``mesh`` (and its input features) and return a PyG ``Data``.
 
@@ -79,6 +81,9 @@ def mesh_to_data(
             float64 from the same frame field, written as ``x`` and ``x_type``; ``None``
             writes neither.
         feature_options: Their parameters.
+        structure_group: ``"SO2"`` (default), or ``"O2"`` for the O(2) frame field of any
+            surface, orientable or not (``docs/conventions.md``): it adds ``reflection [E]``
+            (bool), the transporters' reflections; ``"levi-civita"`` only, no ``features`` yet.
 
     Returns:
         ``Data`` with ``pos [V, 3]``, ``face [3, F]``, ``frame [V, 3, 3]`` (rows e1, e2, n),
@@ -92,7 +97,8 @@ def mesh_to_data(
             floating dtype.
         MeshError: a geometry tensor would not be finite in ``dtype`` (e.g. ``area`` of a mesh
             with coordinates of 1e20 in float32): rescale the mesh or use a wider dtype.
-        ValueError: an unknown or repeated feature name.
+        ValueError: an unknown or repeated feature name, or options ``"O2"`` does not take.
+        MeshError: an SO(2) frame field asked of a non-orientable mesh.
     """
     if features is not None:
         resolve_features(features)  # unknown names fail before the frame field is computed
@@ -102,10 +108,10 @@ def mesh_to_data(
     # Checked before the cast, which would turn overflow into inf without a word; pos first,
     # so a Mesh built without validate_mesh fails before the frame field is computed from it.
     _check_representable({"pos": mesh.pos}, dtype)
-    field = frame_field(mesh.pos, mesh.faces, connection=connection, frames=frames, seed=seed)
+    field = _frame_field(mesh, structure_group, connection, frames, seed, features)
     real = {"pos": mesh.pos, "frame": field.frame, "theta": field.theta, "transport": field.transport,
             "edge_weight": field.edge_weight, "area": field.area}
-    extra = {}
+    extra = {} if structure_group == "SO2" else {"reflection": torch.from_numpy(field.reflection.copy())}
     if features is not None:
         real["x"], extra["x_type"] = compute_features(mesh.pos, mesh.faces, field.frame, features, feature_options)
     _check_representable({key: a for key, a in real.items() if key != "pos"}, dtype)
@@ -128,6 +134,21 @@ def mesh_to_data(
         num_nodes=mesh.num_vertices,
         **extra,
     )
+
+
+def _frame_field(mesh: Mesh, structure_group: str, connection, frames, seed, features):
+    """The SO(2) frame field, or the O(2) one (:mod:`gaugemesh.geometry.o2_frame_field`)."""
+    if structure_group == "SO2":
+        if not mesh.orientable:
+            raise MeshError("mesh_to_data: the mesh is non-orientable, so it has no SO(2) frame field; pass "
+                            "structure_group=\"O2\" for one whose transporters may reflect.")
+        return frame_field(mesh.pos, mesh.faces, connection=connection, frames=frames, seed=seed)
+    if structure_group != "O2":
+        raise ValueError(f"structure_group must be 'SO2' or 'O2', got {structure_group!r}.")
+    if connection != "levi-civita" or features is not None:
+        raise ValueError("structure_group='O2' supports connection='levi-civita' and no features yet "
+                         f"(got connection={connection!r}, features={features!r}).")
+    return o2_frame_field(mesh.pos, mesh.faces, frames=frames, seed=seed)
 
 
 def _checked_gauge(data: Data, phi: torch.Tensor) -> torch.Tensor:

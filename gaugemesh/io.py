@@ -273,22 +273,26 @@ def read_mesh_arrays(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:
     return pos, faces
 
 
-def load_mesh(path: str | os.PathLike, *, repair: bool = False) -> Mesh:
+def load_mesh(path: str | os.PathLike, *, repair: bool = False, structure_group: str = "SO2") -> Mesh:
     """Load a triangle mesh file as a validated :class:`~gaugemesh.Mesh`.
 
     Args:
         path: An ``.obj``, ``.off``, ``.ply`` or ``.stl`` file.
         repair: Fix what can be fixed safely (see :func:`~gaugemesh.validate_mesh`); the
             result's ``vertex_map`` gives each vertex's index in the file.
+        structure_group: ``"SO2"`` (default) refuses a non-orientable surface; ``"O2"`` accepts
+            it, for :func:`~gaugemesh.mesh_to_data` with ``structure_group="O2"``.
 
     Raises:
         FileNotFoundError: no such file.
         MeshError: the file is unreadable or the mesh is invalid; the message says why.
     """
-    return load_mesh_with_arrays(path, repair=repair)[0]
+    return load_mesh_with_arrays(path, repair=repair, structure_group=structure_group)[0]
 
 
-def load_mesh_with_arrays(path: str | os.PathLike, *, repair: bool = False) -> tuple[Mesh, np.ndarray, np.ndarray]:
+def load_mesh_with_arrays(
+    path: str | os.PathLike, *, repair: bool = False, structure_group: str = "SO2"
+) -> tuple[Mesh, np.ndarray, np.ndarray]:
     """:func:`load_mesh`, and the file's raw ``(pos, faces)`` as :func:`read_mesh_arrays` reads them.
 
     Labels refer to the file's vertices, faces and edges, so dataset readers need both: the
@@ -303,7 +307,7 @@ def load_mesh_with_arrays(path: str | os.PathLike, *, repair: bool = False) -> t
     """
     pos, faces = read_mesh_arrays(path)
     try:
-        mesh = validate_mesh(pos, faces, repair=repair)
+        mesh = validate_mesh(pos, faces, repair=repair, structure_group=structure_group)
     except MeshError as exc:
         raise MeshError(f"{Path(path).name}: {exc}") from None
     return mesh, pos, faces

@@ -1,7 +1,8 @@
 """The validated triangle mesh: ``Mesh``, ``MeshError`` and ``validate_mesh``.
 
 Everything downstream (frames, the discrete connection, layers) assumes a mesh that is an
-oriented 2-manifold, possibly with boundary and several components. ``validate_mesh`` either
+oriented 2-manifold, possibly with boundary and several components; with
+``structure_group="O2"`` a non-orientable one (a Moebius strip) is accepted too. ``validate_mesh`` either
 returns such a mesh or raises :class:`MeshError` saying what is wrong, where, and what to do.
 With ``repair=True`` it fixes what can be fixed without inventing geometry, and records in
 ``vertex_map`` / ``face_map`` where every vertex and face came from, so labels stored per file
@@ -17,7 +18,10 @@ import numpy as np
 from gaugemesh.geometry import topology
 from gaugemesh.geometry.measures import cross
 
-__all__ = ["Mesh", "MeshError", "validate_mesh"]
+__all__ = ["Mesh", "MeshError", "validate_mesh", "STRUCTURE_GROUPS"]
+
+#: The structure groups of a frame field: ``"SO2"`` needs an orientable surface, ``"O2"`` does not.
+STRUCTURE_GROUPS = ("SO2", "O2")
 
 # Faces whose area is below this fraction of the squared bounding-box diagonal are degenerate:
 # their corner angles carry no direction information.
@@ -38,7 +42,7 @@ class MeshError(ValueError):
 
 @dataclass(frozen=True, eq=False)
 class Mesh:
-    """A validated, consistently oriented, manifold triangle mesh.
+    """A validated manifold triangle mesh, consistently oriented where it is orientable.
 
     Attributes:
         pos: Vertex positions, float64.
@@ -46,6 +50,8 @@ class Mesh:
         vertex_map: For each vertex, its index in the source (file) vertex list.
         face_map: For each triangle, the index of the source face it came from (several
             triangles share one source polygon after triangulation).
+        orientable: False only for a non-orientable surface, accepted by
+            ``validate_mesh(..., structure_group="O2")``; its windings are then as given.
 
     Shapes:
         pos: ``[V, 3]``; faces: ``[F, 3]``; vertex_map: ``[V]``; face_map: ``[F]``.
@@ -55,6 +61,7 @@ class Mesh:
     faces: np.ndarray
     vertex_map: np.ndarray
     face_map: np.ndarray
+    orientable: bool = True
 
     @property
     def num_vertices(self) -> int:
@@ -195,23 +202,28 @@ def _make_manifold(pos, faces, vertex_map, repair):
     return pos[fan.vertex], fan.corner_fan.reshape(-1, 3), vertex_map[fan.vertex], True
 
 
-def _orient(pos, faces):
+def _orient(pos, faces, structure_group: str = "SO2") -> tuple[np.ndarray, bool]:
+    """Consistently oriented faces, and whether the surface is orientable at all."""
     flip = topology.consistent_orientation(faces, pos)
     if flip is None:
-        raise MeshError("the surface is non-orientable (e.g. a Moebius strip): not supported yet. "
-                        "Cut it into orientable pieces before loading.")
+        if structure_group == "O2":  # the O(2) frame field needs no orientation
+            return faces, False
+        raise MeshError("the surface is non-orientable (e.g. a Moebius strip): an SO(2) frame field needs an "
+                        "orientation. Pass structure_group=\"O2\" (load_mesh, validate_mesh, mesh_to_data) for an "
+                        "O(2) frame field, whose transporters may reflect, or cut the surface into orientable pieces.")
     out = faces.copy()
     out[flip] = out[flip][:, [0, 2, 1]]
-    return out
+    return out, True
 
 
-def validate_mesh(pos, faces, *, repair: bool = False, face_map=None) -> Mesh:
+def validate_mesh(pos, faces, *, repair: bool = False, face_map=None, structure_group: str = "SO2") -> Mesh:
     """Check a triangle mesh and return it as a :class:`Mesh`, or raise :class:`MeshError`.
 
     Always checked (and never repaired): shapes, real (not complex) numeric values, NaN or
     infinite coordinates, coordinates so large or a mesh so small that float64 areas over- or
     underflow (``MAX_COORDINATE``, ``MIN_EXTENT``), face indices out of range, and
-    orientability. A consistent orientation is always restored by flipping
+    orientability (``structure_group="SO2"``; ``"O2"`` accepts a non-orientable surface and
+    keeps its windings, with ``Mesh.orientable`` False). A consistent orientation is always restored by flipping
     faces (vertex order is untouched), and closed components are turned to face outward.
 
     Checked, and fixed when ``repair`` is set: degenerate and duplicate faces (dropped),
@@ -223,6 +235,7 @@ def validate_mesh(pos, faces, *, repair: bool = False, face_map=None) -> Mesh:
         faces: Triangle vertex indices.
         repair: Fix what can be fixed safely instead of raising.
         face_map: Source face index of every triangle (defaults to ``arange(F)``).
+        structure_group: ``"SO2"`` (default) or ``"O2"`` (see :data:`STRUCTURE_GROUPS`).
 
     Shapes:
         pos: ``[V, 3]``; faces: ``[F, 3]``; face_map: ``[F]``.
@@ -230,6 +243,8 @@ def validate_mesh(pos, faces, *, repair: bool = False, face_map=None) -> Mesh:
     Raises:
         MeshError: the defect, how many and which elements, and what to do.
     """
+    if structure_group not in STRUCTURE_GROUPS:
+        raise ValueError(f"structure_group must be one of {STRUCTURE_GROUPS}, got {structure_group!r}.")
     pos, faces = _coerce(pos, faces)
     _check_values(pos, faces)
     vertex_map = np.arange(len(pos), dtype=np.int64)
@@ -241,5 +256,6 @@ def validate_mesh(pos, faces, *, repair: bool = False, face_map=None) -> Mesh:
     for _ in range(4):
         pos, faces, vertex_map, changed = _make_manifold(pos, faces, vertex_map, repair)
         if not changed:
-            return Mesh(pos, _orient(pos, faces), vertex_map, face_map)
+            oriented, orientable = _orient(pos, faces, structure_group)
+            return Mesh(pos, oriented, vertex_map, face_map, orientable)
     raise MeshError("repair did not converge to a manifold mesh; please clean the mesh externally.")
