@@ -1,0 +1,164 @@
+"""A mesh hierarchy in a PyG ``Data``: coarse levels and the maps between them, batchable.
+
+Level ``0`` is the ``Data`` itself (:func:`~gaugemesh.mesh_to_data`'s keys). Level ``k >= 1``
+(a :class:`~gaugemesh.geometry.hierarchy.MeshLevel`) is stored under prefixed keys, and the
+map from level ``k - 1`` to level ``k`` (a :class:`~gaugemesh.geometry.hierarchy.LevelMap`)
+under ``pool{k}_``:
+
+========================  =============  =====================================================
+key                       shape          meaning
+========================  =============  =====================================================
+``level{k}_pos``          ``[Vk, 3]``    positions (each on a vertex of level ``k - 1``)
+``level{k}_frame``        ``[Vk, 3, 3]`` frames, rows ``e1, e2, n``
+``level{k}_area``         ``[Vk]``       vertex areas (defines ``Vk``)
+``level{k}_edge_index``   ``[2, Ek]``    level ``k``'s graph (conventions of level 0)
+``level{k}_theta``        ``[Ek]``       as ``theta``
+``level{k}_transport``    ``[Ek]``       as ``transport``
+``level{k}_edge_weight``  ``[Ek]``       as ``edge_weight``
+``pool{k}_index``         ``[V{k-1}]``   the level-``k`` vertex of every level-``k-1`` vertex
+``pool{k}_angle``         ``[V{k-1}]``   transport angle into that vertex's frame
+``pool{k}_weight``        ``[V{k-1}]``   area weight; sums to one over each level-``k`` vertex
+========================  =============  =====================================================
+
+:class:`HierarchyData` tells PyG how to batch these: level-``k`` indices are offset by the
+level-``k`` vertex counts of the meshes before, so a batch is again one block-diagonal graph
+per level. A cache that stores ``Data.to_dict()`` gets the class back with
+:func:`as_hierarchy_data`.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Sequence
+
+import numpy as np
+import torch
+from torch import Tensor
+from torch_geometric.data import Data
+
+from gaugemesh.geometry import FrameField, frame_field
+from gaugemesh.geometry.hierarchy import MeshHierarchy, mesh_hierarchy
+from gaugemesh.graph import gauge_transform
+
+__all__ = ["HierarchyData", "as_hierarchy_data", "add_hierarchy", "hierarchy_tensors", "num_levels",
+           "level_data", "pool_map", "gauge_transform_levels"]
+
+_LEVEL_KEY = re.compile(r"^(level|pool)(\d+)_")
+_EDGE_KEYS = ("edge_index", "theta", "transport", "edge_weight")
+
+
+class HierarchyData(Data):
+    """A ``Data`` with coarse levels (module docstring): batching offsets ``level{k}_edge_index``
+    and ``pool{k}_index`` by the level-``k`` vertex counts."""
+
+    def __inc__(self, key: str, value, *args, **kwargs):
+        match = _LEVEL_KEY.match(key)
+        if match and key.endswith("index"):
+            return self.num_level_nodes(int(match.group(2)))
+        return super().__inc__(key, value, *args, **kwargs)
+
+    def num_level_nodes(self, k: int) -> int:
+        """``Vk``, the vertex count of level ``k`` (level 0: ``num_nodes``)."""
+        return int(self.num_nodes) if k == 0 else int(self[f"level{k}_area"].size(0))
+
+
+def as_hierarchy_data(data: Data) -> HierarchyData:
+    """The same attributes as a :class:`HierarchyData` (e.g. after a cache gave a plain ``Data``)."""
+    return data if isinstance(data, HierarchyData) else HierarchyData.from_dict(data.to_dict())
+
+
+def num_levels(data: Data) -> int:
+    """Levels stored in ``data``, level 0 included (1 when it holds none)."""
+    k = 1
+    while f"level{k}_area" in data:
+        k += 1
+    return k
+
+
+def hierarchy_tensors(hierarchy: MeshHierarchy, dtype: torch.dtype = torch.float32) -> dict[str, Tensor]:
+    """The coarse levels and maps of ``hierarchy`` as the tensors of the module docstring."""
+    out: dict[str, Tensor] = {}
+
+    def real(array: np.ndarray) -> Tensor:
+        return torch.from_numpy(np.ascontiguousarray(array)).to(dtype)
+
+    for k, (level, level_map) in enumerate(zip(hierarchy.levels[1:], hierarchy.maps), start=1):
+        f = level.field
+        out.update({f"level{k}_pos": real(level.pos), f"level{k}_frame": real(f.frame),
+                    f"level{k}_area": real(f.area), f"level{k}_edge_index": torch.from_numpy(f.edge_index.copy()),
+                    f"level{k}_theta": real(f.theta), f"level{k}_transport": real(f.transport),
+                    f"level{k}_edge_weight": real(f.edge_weight),
+                    f"pool{k}_index": torch.from_numpy(level_map.coarse.copy()),
+                    f"pool{k}_angle": real(level_map.angle), f"pool{k}_weight": real(level_map.weight)})
+    return out
+
+
+def _level0_field(data: Data, connection: str) -> FrameField:
+    """Level 0's frame field in float64, in ``data``'s own frames (whatever gauge it is in)."""
+    pos = data.pos.detach().cpu().double().numpy()
+    faces = data.face.detach().cpu().T.numpy().astype(np.int64)
+    frame = data.frame.detach().cpu().double().numpy()
+    # float32 frames are orthonormal to rounding; re-orthonormalise so they pass check_frames.
+    e1, n = frame[:, 0], frame[:, 2] / np.linalg.norm(frame[:, 2], axis=1, keepdims=True)
+    e1 = e1 - np.einsum("vd,vd->v", e1, n)[:, None] * n
+    e1 /= np.linalg.norm(e1, axis=1, keepdims=True)
+    return frame_field(pos, faces, connection=connection, frames=np.stack([e1, np.cross(n, e1), n], 1))
+
+
+def add_hierarchy(data: Data, num_levels: int = 3, factor: float = 4.0, connection: str = "levi-civita",
+                  rule: str = "path") -> HierarchyData:
+    """A copy of ``data`` (from :func:`~gaugemesh.mesh_to_data`) with ``num_levels - 1`` coarse
+    levels (:func:`~gaugemesh.geometry.hierarchy.mesh_hierarchy`), in ``data.pos``'s dtype.
+
+    Reads ``pos``, ``face``, ``frame``; writes the keys of the module docstring. The maps'
+    angles are computed in ``data``'s frames, so the result is right in any gauge.
+    ``connection`` should be the one ``data`` was built with.
+    """
+    pos = data.pos.detach().cpu().double().numpy()
+    faces = data.face.detach().cpu().T.numpy().astype(np.int64)
+    hierarchy = mesh_hierarchy(pos, faces, num_levels, factor, connection=connection, rule=rule,
+                               field=_level0_field(data, connection))
+    out = as_hierarchy_data(data.clone())
+    for key, value in hierarchy_tensors(hierarchy, data.pos.dtype).items():
+        out[key] = value.to(data.pos.device)
+    return out
+
+
+def level_data(data: Data, k: int) -> Data:
+    """Level ``k``'s graph as a plain ``Data`` (``edge_index``, ``theta``, ``transport``,
+    ``edge_weight``, ``frame``, ``pos``, ``area``, ``num_nodes``); level 0 is ``data`` itself."""
+    if k == 0:
+        return data
+    out = Data(num_nodes=data.num_level_nodes(k) if isinstance(data, HierarchyData) else data[f"level{k}_area"].size(0))
+    for key in (*_EDGE_KEYS, "frame", "pos", "area"):
+        if f"level{k}_{key}" in data:
+            out[key] = data[f"level{k}_{key}"]
+    return out
+
+
+def pool_map(data: Data, k: int) -> tuple[Tensor, Tensor, Tensor, int]:
+    """``(index, angle, weight, num_coarse)`` of the map from level ``k - 1`` to level ``k``."""
+    return (data[f"pool{k}_index"], data[f"pool{k}_angle"], data[f"pool{k}_weight"],
+            int(data[f"level{k}_area"].size(0)))
+
+
+def gauge_transform_levels(data: Data, phis: Sequence[Tensor]) -> Data:
+    """Rotate the frames of every level: level ``k`` by ``phis[k]`` (see
+    :func:`~gaugemesh.gauge_transform`), and the maps to match,
+    ``pool{k}_angle' = pool{k}_angle - phis[k][pool{k}_index] + phis[k - 1]``.
+
+    Shapes:
+        phis: one ``[Vk]`` per level.
+    """
+    if len(phis) != num_levels(data):
+        raise ValueError(f"gauge_transform_levels needs one gauge per level ({num_levels(data)}), got {len(phis)}.")
+    out = gauge_transform(data, phis[0])
+    for k in range(1, len(phis)):
+        level = gauge_transform(level_data(data, k), phis[k])
+        for key in ("theta", "transport", "frame"):
+            if key in level:
+                out[f"level{k}_{key}"] = level[key]
+        index, angle = data[f"pool{k}_index"], data[f"pool{k}_angle"]
+        moved = angle - phis[k].to(angle)[index] + phis[k - 1].to(angle)
+        out[f"pool{k}_angle"] = torch.pi - torch.remainder(torch.pi - moved, 2 * torch.pi)  # (-pi, pi]
+    return out
