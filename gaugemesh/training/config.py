@@ -10,53 +10,33 @@ from __future__ import annotations
 import copy
 import sys
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover
     import tomli as tomllib
 
-__all__ = ["DEFAULTS", "TABLE_KEYS", "load_config", "apply_overrides", "check_keys", "ConfigError"]
+from gaugemesh.training.options import SECTIONS, ConfigError, check_keys, section_defaults, table_from, toml_value
 
+__all__ = ["DEFAULTS", "load_config", "apply_overrides", "check_keys", "resolve_tables", "to_toml", "ConfigError"]
+
+#: Every table with its defaults (from :mod:`gaugemesh.training.options`); ``[model]`` and
+#: ``[train]`` start empty: their defaults are those of the classes they build.
 DEFAULTS: dict[str, dict[str, Any]] = {
-    "data": {"format": "generic", "root": "", "val_fraction": 0.1, "split_seed": 0, "cache": "", "repair": None},
-    "features": {"names": ["hks", "curvature", "hks_grad"], "connection": "levi-civita"},
+    **{section: section_defaults(cls) for section, cls in SECTIONS.items()},
     "model": {},
     "train": {},
-    "augment": {"gauge": True, "rotate": True, "scale": 0.0},
-    "output": {"dir": "runs/default"},
 }
 
 
-#: The keys of the tables whose readers are plain lookups; ``[model]`` and ``[train]`` are
-#: checked against the classes they build (:func:`~gaugemesh.training.recipe.model_options`,
-#: :meth:`~gaugemesh.training.loop.TrainSettings.from_table`).
-TABLE_KEYS: dict[str, tuple[str, ...]] = {
-    "data": ("format", "root", "val_fraction", "split_seed", "cache", "repair", "workers", "val_group_pattern",
-             "strict"),
-    "features": ("names", "connection", "hks_count", "grad_count", "eigs"),
-    "augment": ("gauge", "rotate", "scale"),
-    "output": ("dir",),
-}
-
-
-class ConfigError(ValueError):
-    """A configuration that cannot be used; the message names the key."""
-
-
-def check_keys(section: str, table: dict[str, Any], valid: Iterable[str]) -> None:
-    """Refuse a key of ``[section]`` that is not in ``valid``, naming it and the valid ones.
+def resolve_tables(config: dict[str, Any]) -> dict[str, Any]:
+    """Check every schema table of ``config`` (keys and types) and fill in its defaults.
 
     Raises:
-        ConfigError: ``table`` is not a table, or has a key outside ``valid``.
+        ConfigError: an unknown key or a wrong type, in one line naming it.
     """
-    if not isinstance(table, dict):
-        raise ConfigError(f"[{section}] must be a table of key = value pairs, got {table!r}")
-    valid = sorted(valid)
-    unknown = sorted(set(table) - set(valid))
-    if unknown:
-        raise ConfigError(f"unknown key {section}.{unknown[0]}; valid keys of [{section}]: {', '.join(valid)}")
+    return {**config, **{section: table_from(section, config.get(section, {})) for section in SECTIONS}}
 
 
 def _parse_value(text: str) -> Any:
@@ -95,8 +75,22 @@ def load_config(path: str | Path | None, overrides: list[str] = ()) -> dict[str,
         if unknown:
             raise ConfigError(f"{path}: unknown sections {sorted(unknown)}; allowed: {sorted(DEFAULTS)}")
         for section, values in loaded.items():
+            if not isinstance(values, dict):
+                raise ConfigError(f"{path}: [{section}] must be a table of key = value pairs, got {values!r}")
             config[section].update(values)
-    config = apply_overrides(config, list(overrides))
-    for section, keys in TABLE_KEYS.items():  # a typo would otherwise be ignored in silence
-        check_keys(section, config[section], keys)
-    return config
+    return resolve_tables(apply_overrides(config, list(overrides)))
+
+
+def to_toml(config: dict[str, Any]) -> str:
+    """The configuration as TOML that :func:`load_config` reads back to the same tables.
+
+    A key whose value is ``None`` (TOML has no null) is written as a comment: left out, it
+    takes the same default when read back.
+    """
+    lines = []
+    for section, table in config.items():
+        lines.append(f"[{section}]")
+        for key, value in table.items():
+            lines.append(f"# {key}: default" if value is None else f"{key} = {toml_value(value)}")
+        lines.append("")
+    return "\n".join(lines)

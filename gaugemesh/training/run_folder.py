@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from gaugemesh.training.checkpoint import CheckpointError, check_model_state, load_checkpoint
+from gaugemesh.training.config import to_toml
 from gaugemesh.training.metrics_log import MetricsLog
 from gaugemesh.training.recipe import model_options
 
@@ -16,7 +17,7 @@ __all__ = ["RUN_FILES", "JobError", "check_run_folder", "check_out_dir", "resume
 
 
 #: What a run writes to ``output.dir``; a folder holding any of them holds a run.
-RUN_FILES = ("best.pt", "last.pt", "metrics.jsonl", "curves.png", "config.json")
+RUN_FILES = ("best.pt", "last.pt", "metrics.jsonl", "curves.png", "config.json", "config.toml")
 
 
 class JobError(ValueError):
@@ -75,9 +76,11 @@ def _short_list(names: list[str], limit: int = 6) -> str:
 
 
 def start_run_folder(out_dir: Path, config: dict[str, Any], clear: bool) -> None:
-    """Delete an old run's files (``--overwrite``), then record the config of this one."""
+    """Delete an old run's files (``--overwrite``), then record the config of this one: as
+    ``config.json`` and as ``config.toml``, which ``gaugemesh train --config`` repeats exactly."""
     out_dir.mkdir(parents=True, exist_ok=True)
     if clear:
         for name in RUN_FILES:
             (out_dir / name).unlink(missing_ok=True)
     (out_dir / "config.json").write_text(json.dumps(config, indent=2))
+    (out_dir / "config.toml").write_text(to_toml(config))

@@ -63,7 +63,7 @@ def test_overwrite_deletes_the_old_run_files_before_training(tmp_path, config, f
     _old_run(tmp_path / "run")
     (tmp_path / "run" / "notes.txt").write_text("mine\n")
     assert main(["train", "--config", str(config), "--overwrite", "--no-progress"]) == 0
-    assert set(fit_spy) == {"config.json", "notes.txt"}  # no old checkpoint, log or curves left
+    assert set(fit_spy) == {"config.json", "config.toml", "notes.txt"}  # no old checkpoint, log or curves left
     assert json.loads(fit_spy["config.json"])["model"]["width"] == 2
     assert fit_spy["notes.txt"] == b"mine\n"  # not a run file: kept
 
@@ -72,7 +72,7 @@ def test_a_folder_without_a_run_is_used_as_it_is(tmp_path, config, fit_spy):
     (tmp_path / "run").mkdir()
     (tmp_path / "run" / "notes.txt").write_text("mine\n")
     assert main(["train", "--config", str(config), "--no-progress"]) == 0
-    assert set(fit_spy) == {"config.json", "notes.txt"}
+    assert set(fit_spy) == {"config.json", "config.toml", "notes.txt"}
 
 
 def test_resume_and_overwrite_exclude_each_other(config, capsys):
