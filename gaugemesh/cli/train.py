@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 __all__ = ["add_parser"]
@@ -37,7 +36,8 @@ def add_parser(subparsers) -> None:
                                                         "checkpoint held out of its training split")
     p.add_argument("--rotate", type=int, default=None, metavar="SEED",
                    help="rotate every mesh at random in space first (invariance check)")
-    p.add_argument("--json", type=Path, help="also write the metrics here")
+    p.add_argument("--json", type=Path, help="write the report here (default: <split>_metrics.json beside the "
+                                             "checkpoint), and a picture of its confusion matrices beside it")
     p.add_argument("--device", default="cpu", choices=["auto", "cpu", "cuda"])
     p.add_argument("--precision", default="auto", choices=PRECISIONS, help="auto: bf16 on CUDA, fp32 on CPU")
     p.add_argument("--cache", default=None, help="cache folder (default: a temporary one)")
@@ -73,18 +73,6 @@ def run_train(args: argparse.Namespace) -> int:
     return 0
 
 
-def _print_metrics(metrics: dict) -> None:
-    for key in ("edge_acc_hard", "edge_acc_soft", "face_acc", "vertex_acc"):
-        if key in metrics:
-            print(f"{key:>14}: {metrics[key]:.4f}")
-    print(f"per-class accuracy (on {'edges' if metrics['confusion_on'] == 'edge' else 'vertices'}):")
-    for name, acc in metrics["per_class_acc"].items():
-        print(f"{name:>14}: {acc:.4f}")
-    print("confusion matrix (rows: true class):")
-    for row in metrics["confusion"]:
-        print("  " + " ".join(f"{v:7d}" for v in row))
-
-
 def _can_write_file(path: Path) -> bool:
     """Whether ``path`` can become a file: not a folder, and its nearest existing ancestor is one."""
     existing = next((parent for parent in path.parents if parent.exists()), Path("."))
@@ -93,19 +81,18 @@ def _can_write_file(path: Path) -> bool:
 
 def run_eval(args: argparse.Namespace) -> int:
     from gaugemesh.training.allocator import keep_freed_memory
-    from gaugemesh.training.evaluate_job import evaluate_checkpoint
+    from gaugemesh.training.evaluate_job import evaluate_checkpoint, headline, report_path, write_report
     from gaugemesh.training.run_folder import JobError
 
-    if args.json and not _can_write_file(args.json):  # found out before the evaluation, not after it
-        raise JobError(f"--json {args.json} cannot be written (a folder is in the way, or its parent is a file); "
+    out = report_path(args.checkpoint, args.split, args.rotate, args.json)
+    if not _can_write_file(out):  # found out before the evaluation, not after it
+        raise JobError(f"--json {out} cannot be written (a folder is in the way, or its parent is a file); "
                        "give a file path such as metrics.json")
     keep_freed_memory()
-    metrics = evaluate_checkpoint(args.checkpoint, args.data, args.split, args.device, args.cache,
-                                  progress=not args.no_progress, rotate_seed=args.rotate, precision=args.precision)
-    _print_metrics(metrics)
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(metrics, indent=2))
+    report = evaluate_checkpoint(args.checkpoint, args.data, args.split, args.device, args.cache,
+                                 progress=not args.no_progress, rotate_seed=args.rotate, precision=args.precision)
+    print(headline(report))
+    print("per-class accuracy and IoU, confusion matrix: " + ", ".join(map(str, write_report(report, out))))
     return 0
 
 

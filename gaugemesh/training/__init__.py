@@ -5,10 +5,11 @@ Reading order: :mod:`~gaugemesh.training.config` (the TOML tables) ->
 :mod:`~gaugemesh.training.recipe` (dataset, features and model from a config or a checkpoint)
 -> :mod:`~gaugemesh.training.loop` (the :class:`Trainer`, with
 :mod:`~gaugemesh.training.precision`, :mod:`~gaugemesh.training.geometries`,
-:mod:`~gaugemesh.training.checkpoint` and :mod:`~gaugemesh.training.metrics_log`) -> the jobs:
+:mod:`~gaugemesh.training.checkpoint`, :mod:`~gaugemesh.training.metrics` and
+:mod:`~gaugemesh.training.metrics_log`) -> the jobs:
 :mod:`~gaugemesh.training.train_job` (with :mod:`~gaugemesh.training.augment` and
 :mod:`~gaugemesh.training.run_folder`), :mod:`~gaugemesh.training.evaluate_job`,
-:mod:`~gaugemesh.training.predict_job`.
+:mod:`~gaugemesh.training.predict_job`. Every picture they draw: :mod:`~gaugemesh.training.plots`.
 """
 
 from gaugemesh.training.checkpoint import CheckpointError, load_checkpoint, save_checkpoint

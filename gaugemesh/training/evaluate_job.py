@@ -1,29 +1,34 @@
 """``gaugemesh eval``: the metrics of a checkpoint on a dataset split, features recomputed from
-the raw meshes with the checkpoint's options."""
+the raw meshes with the checkpoint's options.
+
+:func:`evaluate_checkpoint` returns the report (headline numbers, and per labelled element
+kind the per-class accuracy and IoU and the confusion matrix, see
+:mod:`gaugemesh.training.metrics`); :func:`headline` is what the command prints, and
+:func:`write_report` writes the report as JSON with a picture of the confusion matrices beside
+it, by default in the checkpoint's run folder (:func:`report_path`).
+"""
 
 from __future__ import annotations
 
+import json
+import os
 import tempfile
 import zlib
+from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 from scipy.spatial.transform import Rotation
-from torch_geometric.data import Batch
 
 from gaugemesh.mesh import Mesh
 from gaugemesh.training.loop import predict_scores, resolve_device
+from gaugemesh.training.metrics import ELEMENTS, SegmentationCounts
+from gaugemesh.training.plots import plot_confusion
 from gaugemesh.training.precision import Precision
 from gaugemesh.training.recipe import load_model, open_dataset, process_options
 from gaugemesh.training.run_folder import JobError
 
-__all__ = ["evaluate_checkpoint"]
-
-
-def _confusion(pred: torch.Tensor, target: torch.Tensor, num_classes: int) -> torch.Tensor:
-    keep = target >= 0
-    return torch.bincount(target[keep] * num_classes + pred[keep], minlength=num_classes**2).view(num_classes, num_classes)
+__all__ = ["evaluate_checkpoint", "headline", "report_path", "write_report"]
 
 
 class _RotatedLayout:
@@ -77,16 +82,17 @@ def evaluate_checkpoint(checkpoint, data_root, split: str = "test", device: str 
     ``rotate_seed`` rotates every mesh at random in space before anything is computed, to
     measure how invariant the model is to orientation.
 
-    Returns the pooled metrics (``vertex_acc`` and, for the MeshCNN layout,
-    ``edge_acc_hard``, ``edge_acc_soft``, ``face_acc``), per-class accuracy and the
-    confusion matrix (rows: true class) of the elements the labels live on.
+    Returns :meth:`SegmentationCounts.report` of the split (confusion matrices summed over
+    its meshes): the headline numbers (``vertex_acc``, ``vertex_miou`` and where labelled
+    ``edge_acc_hard``, ``edge_acc_soft``, ``edge_miou``, ``face_acc``, ``face_miou``), and
+    under ``"vertex"``, ``"edge"``, ``"face"`` the per-class accuracy and IoU by class name and
+    the confusion matrix (rows: true class); with ``meshes``, ``skipped``, ``split``,
+    ``checkpoint``, ``data`` and ``rotate_seed``.
 
     Raises:
         JobError: the dataset's classes are not the checkpoint's (another count declared,
             or labels beyond it), or the split has no usable mesh.
     """
-    from gaugemesh.metrics import segmentation_metrics, vertex_to_edge
-
     model, state = load_model(checkpoint, device)
     _check_declared_classes(state, data_root)
     if split == "val" or rotate_seed is not None:
@@ -101,20 +107,51 @@ def evaluate_checkpoint(checkpoint, data_root, split: str = "test", device: str 
     _check_labels(state, samples, data_root, split)
     run_on = resolve_device(device)
     numerics = Precision.resolve(precision, run_on)
-    scores = torch.cat([predict_scores(model, d, run_on, numerics) for d in samples])
-    everything = Batch.from_data_list(samples)
-    metrics: dict[str, Any] = segmentation_metrics(everything, scores)
-    num_classes = len(state["class_names"])
-    if getattr(everything, "edge_y", None) is not None:
-        pred, target, where = vertex_to_edge(scores, everything.seg_edge_index, num_classes), everything.edge_y, "edge"
-    else:
-        pred, target, where = scores.argmax(1), everything.y, "vertex"
-    confusion = _confusion(pred, target, num_classes)
-    per_class = confusion.diag().double() / confusion.sum(1).clamp(min=1)
-    metrics.update(meshes=len(samples), skipped=[list(s) for s in skipped], confusion_on=where,
-                   per_class_acc=dict(zip(state["class_names"], per_class.tolist())),
-                   confusion=confusion.tolist(), class_names=state["class_names"])
-    return metrics
+    counts = SegmentationCounts(len(state["class_names"]))
+    for sample in samples:  # summed mesh by mesh: the split's numbers, not a mean of the meshes'
+        counts.add(sample, predict_scores(model, sample, run_on, numerics))
+    return {"checkpoint": str(checkpoint), "data": str(data_root), "split": split, "rotate_seed": rotate_seed,
+            "meshes": len(samples), "skipped": [list(s) for s in skipped], **counts.report(state["class_names"])}
+
+
+def report_path(checkpoint, split: str, rotate_seed: int | None = None, path=None) -> Path:
+    """Where the report goes: ``path`` if given, else ``<split>_metrics.json`` (with
+    ``_rotated<seed>`` for a rotated evaluation) in the checkpoint's folder, the run folder."""
+    if path is not None:
+        return Path(path)
+    rotated = "" if rotate_seed is None else f"_rotated{rotate_seed}"
+    return Path(checkpoint).parent / f"{split}{rotated}_metrics.json"
+
+
+def headline(report: dict[str, Any]) -> str:
+    """The lines ``gaugemesh eval`` prints: the split, then accuracies and mean IoUs."""
+    keys = [k for k in report if k.endswith(("_acc", "_acc_hard", "_acc_soft", "_miou"))]
+    lines = [f"split {report['split']!r}: {report['meshes']} meshes, {len(report['skipped'])} skipped; "
+             f"labels on {'vertices' if report['labels_on'] == 'vertex' else report['labels_on'] + 's'}"]
+    return "\n".join(lines + [f"{key:>14}: {report[key]:.4f}" for key in keys])
+
+
+def _dumps(value: Any, indent: str = "") -> str:
+    """Indented JSON with each list of numbers on one line (a confusion matrix row by row)."""
+    inner = indent + "  "
+    if isinstance(value, dict) and value:
+        items = [f"{inner}{json.dumps(str(k))}: {_dumps(v, inner)}" for k, v in value.items()]
+        return "{\n" + ",\n".join(items) + f"\n{indent}}}"
+    if isinstance(value, list) and value and not all(isinstance(v, (int, float)) for v in value):
+        return "[\n" + ",\n".join(inner + _dumps(v, inner) for v in value) + f"\n{indent}]"
+    return json.dumps(value)
+
+
+def write_report(report: dict[str, Any], path: str | os.PathLike) -> list[Path]:
+    """Write ``report`` as JSON to ``path`` and its confusion matrices as
+    ``<stem>_confusion.png`` beside it; returns both paths."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(_dumps(report) + "\n")
+    confusions = {kind: report[kind]["confusion"] for kind in ELEMENTS if kind in report}
+    title = f"{Path(report['checkpoint']).name} on split {report['split']!r} (rows: true class)"
+    picture = plot_confusion(confusions, report["class_names"], path.with_name(f"{path.stem}_confusion.png"), title)
+    return [path, picture]
 
 
 def _check_declared_classes(state: dict[str, Any], data_root) -> None:

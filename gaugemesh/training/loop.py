@@ -1,7 +1,7 @@
 """The training loop: epochs, validation, checkpoints, resume, and data-parallel training.
 
 The loop knows two things about the rest of gaugemesh: a model maps a ``Data``/``Batch`` to
-per-vertex logits ``[V, C]``, and :func:`gaugemesh.metrics.segmentation_metrics` scores them.
+per-vertex logits ``[V, C]``, and :class:`gaugemesh.training.metrics.SegmentationCounts` scores them.
 Everything random draws from torch's global generator, whose state goes into every
 checkpoint, and shuffling uses a ``DistributedSampler`` seeded per epoch, so a resumed run
 continues bit for bit and one process sees the same global batches as several.
@@ -28,11 +28,12 @@ from torch_geometric.data import Batch, Data
 from torch_geometric.loader import DataLoader
 from torch.utils.data.distributed import DistributedSampler
 
-from gaugemesh.metrics import IGNORE_INDEX, segmentation_metrics
 from gaugemesh.training.checkpoint import CheckpointError, load_checkpoint, load_weights, save_checkpoint
 from gaugemesh.training.config import ConfigError, check_keys
 from gaugemesh.training.geometries import MESH_ID, MeshGeometries
-from gaugemesh.training.metrics_log import MetricsLog, plot_training_curves
+from gaugemesh.training.metrics import IGNORE_INDEX, SegmentationCounts
+from gaugemesh.training.metrics_log import MetricsLog
+from gaugemesh.training.plots import plot_training_curves
 from gaugemesh.training.precision import PRECISIONS, Precision
 
 __all__ = ["TrainSettings", "Trainer", "resolve_device", "evaluate", "predict_scores"]
@@ -212,22 +213,23 @@ def evaluate(model: torch.nn.Module, dataset: Sequence[Data], device: torch.devi
              precision: Precision | None = None, geometries: MeshGeometries | None = None) -> dict[str, float]:
     """Loss and every metric the data has labels for, pooled over the whole set.
 
-    Metrics are fractions of all labelled elements of the set (not means of per-mesh
-    fractions), as MeshCNN and PD-MeshNet report them. ``precision`` and ``geometries`` as
-    in :func:`predict_scores`.
+    Metrics come from confusion matrices summed over the set: accuracies are fractions of all
+    its labelled elements (not means of per-mesh fractions), as MeshCNN and PD-MeshNet report
+    them, and mean IoUs average the classes present anywhere in the set (see
+    :mod:`gaugemesh.training.metrics`). The loss is the mean over its labelled vertices.
+    ``precision`` and ``geometries`` as in :func:`predict_scores`.
     """
     if len(dataset) == 0:
         return {}
-    loader = DataLoader(list(dataset), batch_size=batch_size, shuffle=False)
-    scores, batches = [], []
-    for batch in loader:
-        scores.append(predict_scores(model, batch, device, precision, geometries))
-        batches.append(batch.cpu())
-    scores_all = torch.cat(scores)
-    everything = Batch.from_data_list([d for b in batches for d in b.to_data_list()])
-    out = {"loss": F.cross_entropy(scores_all, everything.y, ignore_index=IGNORE_INDEX).item()}
-    out.update(segmentation_metrics(everything, scores_all))
-    return out
+    counts, loss = None, 0.0
+    for batch in DataLoader(list(dataset), batch_size=batch_size, shuffle=False):
+        scores = predict_scores(model, batch, device, precision, geometries)
+        batch = batch.cpu()  # predict_scores moved it to the device in place
+        counts = counts or SegmentationCounts(scores.size(1))
+        counts.add(batch, scores)
+        loss += F.cross_entropy(scores.double(), batch.y, ignore_index=IGNORE_INDEX, reduction="sum").item()
+    metrics = counts.metrics()  # raises where every label is ignored
+    return {"loss": loss / counts.labelled("vertex"), **metrics}
 
 
 class Trainer:

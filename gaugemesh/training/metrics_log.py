@@ -1,4 +1,4 @@
-"""Per-epoch metrics as JSON lines, and the training-curve picture drawn from them."""
+"""Per-epoch metrics as JSON lines (the curves drawn from them: :mod:`gaugemesh.training.plots`)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-__all__ = ["MetricsLog", "MetricsLogError", "plot_training_curves"]
+__all__ = ["MetricsLog", "MetricsLogError"]
 
 log = logging.getLogger(__name__)
 
@@ -69,28 +69,3 @@ class MetricsLog:
         with open(self.path, "a") as f:
             f.write(json.dumps(row) + "\n")
 
-
-def plot_training_curves(rows: list[dict[str, Any]], path: str | os.PathLike) -> Path:
-    """Loss (left) and accuracy-like metrics (right) against epoch, saved as a PNG."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    epochs = [row["epoch"] for row in rows]
-    fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(10, 4))
-    for key in sorted({k for row in rows for k in row if k.endswith("loss")}):
-        ax_loss.plot(epochs, [row.get(key) for row in rows], label=key)
-    for key in sorted({k for row in rows for k in row if k.endswith("acc")}):
-        ax_acc.plot(epochs, [row.get(key) for row in rows], label=key)
-    ax_loss.set(xlabel="epoch", ylabel="loss", title="loss")
-    ax_acc.set(xlabel="epoch", ylabel="accuracy", title="accuracy", ylim=(0, 1))
-    for ax in (ax_loss, ax_acc):
-        ax.grid(alpha=0.3)
-        if ax.lines:
-            ax.legend()
-    fig.tight_layout()
-    path = Path(path)
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path

@@ -1,13 +1,29 @@
-"""Pictures and colored meshes of per-vertex labels (headless matplotlib, plain PLY)."""
+"""Every picture the jobs draw, in one place: a segmentation rendered (PNG) or coloured (PLY),
+the training curves, and the confusion matrices of an evaluation.
+
+matplotlib (a dependency) is imported inside the functions, headless (Agg), so that importing
+the training package does not pay for it.
+"""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any, Sequence
 
 import numpy as np
 
-__all__ = ["label_colors", "write_colored_ply", "render_segmentation"]
+__all__ = ["label_colors", "write_colored_ply", "render_segmentation", "plot_training_curves", "plot_confusion"]
+
+
+def _pyplot():
+    """matplotlib's pyplot on the file-only Agg backend (no display needed)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
 
 
 def label_colors(labels: np.ndarray, num_classes: int | None = None) -> np.ndarray:
@@ -54,10 +70,7 @@ def render_segmentation(
     Faces take the color of their majority vertex label, shaded by their normal so the
     shape reads. ``views`` are ``(elevation, azimuth)`` in degrees.
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = _pyplot()
     from mpl_toolkits.mplot3d.art3d import Poly3DCollection
 
     labels = np.asarray(labels)
@@ -77,6 +90,65 @@ def render_segmentation(
         ax.view_init(elev=elev, azim=azim)
         ax.set_box_aspect((1, 1, 1))
         ax.set_axis_off()
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    path = Path(path)
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
+
+
+def plot_training_curves(rows: list[dict[str, Any]], path: str | os.PathLike) -> Path:
+    """Loss (left) and the accuracies and mean IoUs (right) of a metrics log against epoch,
+    saved as a PNG."""
+    plt = _pyplot()
+    epochs = [row["epoch"] for row in rows]
+    fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(10, 4))
+    for key in sorted({k for row in rows for k in row if k.endswith("loss")}):
+        ax_loss.plot(epochs, [row.get(key) for row in rows], label=key)
+    for key in sorted({k for row in rows for k in row if k.endswith(("acc", "acc_hard", "acc_soft", "miou"))}):
+        ax_acc.plot(epochs, [row.get(key) for row in rows], label=key)
+    ax_loss.set(xlabel="epoch", ylabel="loss", title="loss")
+    ax_acc.set(xlabel="epoch", ylabel="accuracy, mean IoU", title="accuracy and mean IoU", ylim=(0, 1))
+    for ax in (ax_loss, ax_acc):
+        ax.grid(alpha=0.3)
+        if ax.lines:
+            ax.legend(fontsize="small")
+    fig.tight_layout()
+    path = Path(path)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
+_PLURAL = {"vertex": "vertices", "edge": "edges", "face": "faces"}
+
+
+def plot_confusion(confusions: dict[str, Sequence[Sequence[int]]], class_names: Sequence[str],
+                   path: str | os.PathLike, title: str | None = None) -> Path:
+    """One panel per element kind (``{"vertex": [C, C], ...}``, rows the true class): each row
+    coloured as fractions of its class, counts written in the cells when there are few classes,
+    class names on the axes when they fit. Saved as a PNG.
+    """
+    plt = _pyplot()
+    count = len(class_names)
+    size = min(12.0, 2.5 + 0.35 * count)
+    fig, axes = plt.subplots(1, len(confusions), figsize=(size * len(confusions), size), squeeze=False)
+    for ax, (kind, matrix) in zip(axes[0], confusions.items()):
+        matrix = np.asarray(matrix, dtype=np.int64)
+        fractions = matrix / np.maximum(matrix.sum(1, keepdims=True), 1)
+        image = ax.imshow(fractions, cmap="Blues", vmin=0, vmax=1, interpolation="nearest")
+        if count <= 40:
+            ticks = np.arange(count)
+            ax.set_xticks(ticks, class_names, rotation=90, fontsize="small")
+            ax.set_yticks(ticks, class_names, fontsize="small")
+        if count <= 12:
+            for (i, j), value in np.ndenumerate(matrix):
+                ax.text(j, i, str(value), ha="center", va="center", fontsize="x-small",
+                        color="white" if fractions[i, j] > 0.5 else "black")
+        ax.set(xlabel="predicted class", ylabel="true class", title=f"{_PLURAL.get(kind, kind)} ({matrix.sum()} labelled)")
+        fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04, label="fraction of the true class")
     if title:
         fig.suptitle(title)
     fig.tight_layout()

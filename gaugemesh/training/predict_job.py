@@ -183,7 +183,7 @@ def predict_meshes(inputs: Sequence[str | os.PathLike], checkpoint, out_dir, dev
 
 
 def _write(prediction: Prediction, out_dir: Path, stem: str, probabilities: bool) -> dict[str, Path]:
-    from gaugemesh.render import render_segmentation, write_colored_ply
+    from gaugemesh.training.plots import render_segmentation, write_colored_ply
 
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = {"labels": out_dir / f"{stem}.labels.txt", "face_labels": out_dir / f"{stem}.face_labels.txt",

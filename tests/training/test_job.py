@@ -102,7 +102,7 @@ def test_eval_on_a_meshcnn_layout_agrees_with_a_hand_count(tmp_path, capsys):
         np.add.at(confusion, (data.edge_y.numpy(), edge_pred.numpy()), 1)
     assert metrics["edge_acc_hard"] == pytest.approx(correct / total)
     assert metrics["edge_acc_soft"] == pytest.approx(correct / total)  # one-hot soft labels
-    assert metrics["confusion"] == confusion.tolist() and metrics["meshes"] == 4
+    assert metrics["edge"]["confusion"] == confusion.tolist() and metrics["meshes"] == 4
 
 
 def _fast(state):
@@ -137,7 +137,7 @@ def test_eval_on_the_held_out_split_is_invariant_to_rotating_the_meshes(trained)
     rotated = evaluate_checkpoint(checkpoint, root, "val", progress=False, rotate_seed=1)
     assert plain["meshes"] == 2
     # Intrinsic inputs and frame field: the predictions do not change at all.
-    assert rotated["confusion"] == plain["confusion"]
+    assert rotated["vertex"]["confusion"] == plain["vertex"]["confusion"]
 
 
 @pytest.mark.slow
@@ -177,7 +177,7 @@ def test_eval_and_predict_agree_on_every_device(trained, tmp_path, device):
     checkpoint = str(run / "run" / "best.pt")
     reference = evaluate_checkpoint(checkpoint, root, "val", progress=False)
     here = evaluate_checkpoint(checkpoint, root, "val", device=device, progress=False, precision="fp32")
-    assert here["confusion"] == reference["confusion"]
+    assert here["vertex"]["confusion"] == reference["vertex"]["confusion"]
     assert main(["predict", str(root / "m0.off"), "--checkpoint", checkpoint, "--out", str(tmp_path / device),
                  "--device", device, "--precision", "bf16"]) == 0
     assert main(["predict", str(root / "m0.off"), "--checkpoint", checkpoint, "--out", str(tmp_path / "cpu32")]) == 0

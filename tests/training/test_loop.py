@@ -49,7 +49,7 @@ def _trainer(out, epochs=4, **kw):
 def test_training_lowers_the_loss_and_writes_checkpoints_and_metrics(tmp_path):
     rows = _trainer(tmp_path).fit()
     assert len(rows) == 4 and rows[-1]["train_loss"] < 0.8 * rows[0]["train_loss"]
-    assert {"val_loss", "val_vertex_acc", "lr", "epoch_s"} <= set(rows[0])
+    assert {"val_loss", "val_vertex_acc", "val_vertex_miou", "lr", "epoch_s"} <= set(rows[0])
     for name in ("best.pt", "last.pt", "metrics.jsonl", "curves.png"):
         assert (tmp_path / name).stat().st_size > 0
     assert [json.loads(line)["epoch"] for line in (tmp_path / "metrics.jsonl").read_text().splitlines()] == [1, 2, 3, 4]

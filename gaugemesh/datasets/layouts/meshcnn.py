@@ -14,7 +14,7 @@ Edges are numbered as MeshCNN does: faces in file order, edges ``(v0, v1), (v1, 
 (v2, v0)`` of each, an undirected edge numbered when first seen (:func:`meshcnn_edges`).
 Training labels per vertex are a vote of the incident edges; evaluation keeps the edges
 (``seg_edge_index``, ``edge_y``, ``edge_soft``) and the faces (``seg_face_index``, ``face_y``,
-the majority of a face's three edge labels) so :mod:`gaugemesh.metrics` scores where the
+the majority of a face's three edge labels) so :mod:`gaugemesh.training.metrics` scores where the
 labels live.
 """
 

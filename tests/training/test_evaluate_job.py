@@ -1,0 +1,81 @@
+"""``gaugemesh eval``: the headline it prints and the report it writes, checked against the
+metrics computed directly from the checkpoint's model on the same meshes."""
+
+import json
+
+import matplotlib.image
+import pytest
+import torch
+
+from gaugemesh.cli import main
+from gaugemesh.datasets import MeshDataset
+from gaugemesh.features import FeatureOptions
+from gaugemesh.testing import randomize_parameters
+from gaugemesh.training.checkpoint import save_checkpoint
+from gaugemesh.training.config import load_config
+from gaugemesh.training.evaluate_job import report_path
+from gaugemesh.training.metrics import SegmentationCounts
+from gaugemesh.training.recipe import build_model, load_model
+from tests.datasets.helpers import make_meshcnn
+from tests.reliability.training_helpers import CONFIG, IN_TYPE
+
+NAMES = ["lower", "upper"]
+
+
+@pytest.fixture
+def checkpoint(tmp_path):
+    """A MeshCNN-layout dataset and a checkpoint of a model with random weights (so that
+    both classes are predicted somewhere), in a run folder."""
+    root = make_meshcnn(tmp_path / "data", num=3)
+    config_path = tmp_path / "config.toml"
+    config_path.write_text(CONFIG.format(root=root, out=tmp_path / "run").replace('"generic"', '"meshcnn"'))
+    config = load_config(config_path)
+    model = randomize_parameters(build_model(config["model"], IN_TYPE, len(NAMES)),
+                                 generator=torch.Generator().manual_seed(0))
+    path = tmp_path / "run" / "best.pt"
+    save_checkpoint(path, model_state=model.state_dict(), config=config, class_names=NAMES, in_type=IN_TYPE)
+    return path, root
+
+
+def _direct_report(checkpoint, root, cache):
+    """The report computed straight from the model on the dataset's samples."""
+    model, state = load_model(checkpoint)
+    features = state["config"]["features"]
+    dataset = MeshDataset(root, "train", layout="meshcnn", cache_dir=cache, features=features["names"],
+                          feature_options=FeatureOptions(hks_count=features["hks_count"],
+                                                         grad_count=features["grad_count"], eigs=features["eigs"]))
+    counts = SegmentationCounts(len(NAMES))
+    model.eval()
+    with torch.no_grad():
+        for data in dataset:
+            counts.add(data, model(data))
+    return counts.report(NAMES), len(dataset)
+
+
+def test_eval_prints_the_headline_and_writes_the_report_in_the_run_folder(checkpoint, tmp_path, capsys):
+    path, root = checkpoint
+    assert main(["eval", "--checkpoint", str(path), "--data", str(root), "--split", "train", "--no-progress"]) == 0
+    out = capsys.readouterr().out
+    written = tmp_path / "run" / "train_metrics.json"
+    report = json.loads(written.read_text())
+    expected, meshes = _direct_report(path, root, tmp_path / "cache")
+    assert report["meshes"] == meshes == 3 and report["split"] == "train" and report["class_names"] == NAMES
+    for kind in ("vertex", "edge", "face"):
+        assert report[kind]["confusion"] == expected[kind]["confusion"]
+        assert report[kind]["support"] == expected[kind]["support"]
+        for key in ("per_class_accuracy", "per_class_iou"):
+            assert list(report[kind][key]) == NAMES
+            assert list(report[kind][key].values()) == pytest.approx(list(expected[kind][key].values()))
+    for key in ("vertex_acc", "vertex_miou", "edge_acc_hard", "edge_acc_soft", "edge_miou", "face_acc", "face_miou"):
+        assert report[key] == pytest.approx(expected[key])
+        assert f"{key:>14}: {report[key]:.4f}" in out  # the headline
+    assert report["labels_on"] == "edge" and all(sum(column) > 0 for column in zip(*report["vertex"]["confusion"]))
+    picture = matplotlib.image.imread(tmp_path / "run" / "train_metrics_confusion.png")
+    assert picture.shape[1] > 2 * picture.shape[0]  # one panel per kind: vertices, edges, faces
+    assert str(written) in out
+
+
+def test_the_report_goes_where_asked():
+    assert str(report_path("runs/a/best.pt", "test")) == "runs/a/test_metrics.json"
+    assert str(report_path("runs/a/best.pt", "val", rotate_seed=3)) == "runs/a/val_rotated3_metrics.json"
+    assert str(report_path("runs/a/best.pt", "test", path="elsewhere/m.json")) == "elsewhere/m.json"
