@@ -2,6 +2,7 @@
 
 from gaugemesh.models.block import GemResBlock
 from gaugemesh.models.gem_resnet import GemResNet
+from gaugemesh.models.gem_unet import GemUNet
 from gaugemesh.models.baselines import GCNBaseline
 
-__all__ = ["GCNBaseline", "GemResBlock", "GemResNet"]
+__all__ = ["GCNBaseline", "GemResBlock", "GemResNet", "GemUNet"]
