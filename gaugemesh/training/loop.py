@@ -174,22 +174,27 @@ def _optimizer(model: torch.nn.Module, s: TrainSettings) -> torch.optim.Optimize
     raise ValueError(f"unknown optimizer {s.optimizer!r}; use 'adamw' or 'adam'.")
 
 
-def _schedule(optimizer, s: TrainSettings, steps_per_epoch: int):
+def _schedule(optimizer, s: TrainSettings, steps_per_epoch: int) -> torch.optim.lr_scheduler.LRScheduler:
+    """torch's scheduler for ``s.schedule``, stepped once per optimiser step.
+
+    ``"cosine"``: linear warm-up from ``lr / (warmup + 1)`` over ``warmup_epochs``, then cosine
+    annealing to zero at the last step; ``"step"``: x0.1 at 60% and at 85% of the steps;
+    ``"none"``: constant.
+    """
+    sched = torch.optim.lr_scheduler
     total = max(1, s.epochs * steps_per_epoch)
-    warmup = min(total - 1, s.warmup_epochs * steps_per_epoch)
-
-    def factor(step: int) -> float:
-        if s.schedule == "none":
-            return 1.0
-        if s.schedule == "step":
-            return 0.1 ** ((step >= 0.6 * total) + (step >= 0.85 * total))
-        if s.schedule == "cosine":
-            if step < warmup:
-                return (step + 1) / (warmup + 1)
-            return 0.5 * (1 + math.cos(math.pi * (step - warmup) / max(1, total - warmup)))
+    if s.schedule == "none":
+        return sched.ConstantLR(optimizer, factor=1.0, total_iters=0)
+    if s.schedule == "step":
+        return sched.MultiStepLR(optimizer, [math.ceil(0.6 * total), math.ceil(0.85 * total)], gamma=0.1)
+    if s.schedule != "cosine":
         raise ValueError(f"unknown schedule {s.schedule!r}; use 'cosine', 'step' or 'none'.")
-
-    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+    warmup = min(total - 1, s.warmup_epochs * steps_per_epoch)
+    cosine = sched.CosineAnnealingLR(optimizer, T_max=max(1, total - warmup))
+    if warmup == 0:
+        return cosine
+    linear = sched.LinearLR(optimizer, start_factor=1 / (warmup + 1), total_iters=warmup)
+    return sched.SequentialLR(optimizer, [linear, cosine], milestones=[warmup])
 
 
 @torch.no_grad()
@@ -312,7 +317,14 @@ class Trainer:
             self.optimizer.load_state_dict(state["optimizer_state"])
         except (KeyError, ValueError) as exc:
             raise CheckpointError(f"{path}: its optimiser state does not fit this model ({exc}); {advice}") from exc
-        self.scheduler.load_state_dict(state["scheduler_state"])
+        schedule = state["scheduler_state"]
+        # Runs written before the schedules became torch's schedulers hold a LambdaLR's state;
+        # that, or another schedule's, would load into the wrong fields in silence.
+        if not isinstance(schedule, dict) or set(schedule) != set(self.scheduler.state_dict()):
+            raise CheckpointError(f"{path}: its learning-rate schedule state is not that of train.schedule = "
+                                  f"{self.settings.schedule!r} in this gaugemesh version (an older run, or a changed "
+                                  "schedule); start a new run")
+        self.scheduler.load_state_dict(schedule)
         if state.get("scaler_state"):  # fp16 runs; other precisions keep none
             self.scaler.load_state_dict(state["scaler_state"])
         torch.set_rng_state(state["torch_rng_state"])
