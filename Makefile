@@ -6,10 +6,12 @@ PY := $(VENV)/bin/python
 GM := $(VENV)/bin/gaugemesh
 STAMP := $(VENV)/.installed
 
+# make train DATA=my_meshes                  the default recipe, chosen from the data: runs/my_meshes
 # make train TASK=human_seg DATA=../shared/datasets/human_seg [ARGS="train.epochs=5"]
-TASK ?= synthetic
+#                                            a shipped experiment's config: runs/human_seg
+TASK ?=
 DATA ?= data/synthetic
-RUN ?= runs/$(TASK)
+RUN ?= runs/$(if $(TASK),$(TASK),$(notdir $(abspath $(DATA))))
 CHECKPOINT ?= $(RUN)/best.pt
 SPLIT ?= test
 MESH ?= $(DATA)/synth_0000.off
@@ -54,7 +56,7 @@ demo: $(STAMP)
 		"runs/synthetic/predictions/synth_0000.png"
 
 train: $(STAMP)
-	$(GM) train --config experiments/$(TASK)/config.toml data.root=$(DATA) output.dir=$(RUN) $(ARGS)
+	$(GM) train $(if $(TASK),--config experiments/$(TASK)/config.toml) --data $(DATA) --out $(RUN) $(ARGS)
 
 eval: $(STAMP)
 	$(GM) eval --checkpoint $(CHECKPOINT) --data $(DATA) --split $(SPLIT) --json $(RUN)/$(SPLIT)_metrics.json

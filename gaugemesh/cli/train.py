@@ -13,9 +13,14 @@ PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 
 def add_parser(subparsers) -> None:
     """Add the model subcommands to ``subparsers`` (see :mod:`gaugemesh.cli`)."""
-    p = subparsers.add_parser("train", help="train a segmentation model from a config",
-                              description="Train a gauge-equivariant segmentation network.")
-    p.add_argument("--config", required=True, help="TOML config, e.g. experiments/synthetic/config.toml")
+    p = subparsers.add_parser("train", help="train a segmentation model (on a dataset folder, or from a config)",
+                              description="Train a gauge-equivariant segmentation network. With --data and --out "
+                                          "and no config, the default recipe looks at the dataset, says what it "
+                                          "chose and why, and trains.")
+    p.add_argument("--config", default=None, help="TOML config, e.g. experiments/synthetic/config.toml "
+                                                  "(default: the recipe chosen from --data)")
+    p.add_argument("--data", default=None, help="dataset folder (overrides data.root)")
+    p.add_argument("--out", default=None, help="run folder (overrides output.dir)")
     p.add_argument("overrides", nargs="*", help="section.key=value, e.g. train.epochs=5 data.root=DIR")
     run = p.add_mutually_exclusive_group()
     run.add_argument("--resume", action="store_true", help="continue the run in output.dir from its last.pt")
@@ -59,15 +64,37 @@ def add_parser(subparsers) -> None:
     p.set_defaults(func=run_predict)
 
 
+def _train_config(args: argparse.Namespace) -> dict:
+    """The run's configuration: the config file's, or the default recipe's (printed with
+    its reasons), with the command line's overrides on top."""
+    from gaugemesh.training.config import ConfigError, apply_overrides, load_config, resolve_tables
+    from gaugemesh.training.default_recipe import default_config
+
+    overrides = list(args.overrides) + [f"train.{key}={getattr(args, key)}" for key in ("device", "precision")
+                                        if getattr(args, key)]
+    if args.config is not None:
+        paths = [f"data.root={args.data}"] * bool(args.data) + [f"output.dir={args.out}"] * bool(args.out)
+        return load_config(args.config, paths + overrides)
+    if not (args.data and args.out):
+        raise ConfigError("give --data DIR and --out RUN (the default recipe), or --config FILE")
+    try:
+        config, reasons = default_config(args.data, args.out)
+    except ValueError as exc:  # nothing recognisable in the folder: the user's to fix
+        raise ConfigError(str(exc)) from exc
+    print("default recipe (no --config):")
+    for reason in reasons:
+        print(f"  {reason}")
+    return resolve_tables(apply_overrides(config, overrides))
+
+
 def run_train(args: argparse.Namespace) -> int:
     from gaugemesh.training.allocator import keep_freed_memory
-    from gaugemesh.training.config import load_config
+    from gaugemesh.training.config import to_toml
     from gaugemesh.training.train_job import train
 
     keep_freed_memory()  # a process setting: see gaugemesh/training/allocator.py
-    overrides = list(args.overrides) + ([f"train.device={args.device}"] if args.device else [])
-    overrides += [f"train.precision={args.precision}"] if args.precision else []
-    config = load_config(args.config, overrides)
+    config = _train_config(args)
+    print("configuration (stored as config.toml in the run folder):\n" + to_toml(config))
     out = train(config, resume=args.resume, overwrite=args.overwrite, progress=not args.no_progress)
     print(f"checkpoints, metrics.jsonl and curves.png are in {out}")
     return 0
