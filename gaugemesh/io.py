@@ -1,10 +1,11 @@
-"""Reading mesh files: OBJ, OFF, PLY and STL through trimesh, then :func:`validate_mesh`.
+"""Reading mesh files: OFF, PLY and STL through trimesh, OBJ by :mod:`gaugemesh.obj_file`,
+then :func:`validate_mesh`.
 
 The file's vertex order is kept, because datasets store labels per file vertex. Two things
-trimesh would otherwise get in the way of are undone here: OBJ files with per-corner normals
-or texture coordinates are read with ``maintain_order`` so vertices are not split per corner,
-and STL triangle soups are welded (vertices at identical positions become one, in order of
-first appearance).
+trimesh would otherwise get in the way of are undone here: OBJ files are read in file order
+by :func:`~gaugemesh.obj_file.parse_obj` (trimesh splits vertices per corner normal or
+texture coordinate, and splits and reorders a file with several materials), and STL triangle
+soups are welded (vertices at identical positions become one, in order of first appearance).
 
 Formats whose header states how many elements follow (OFF, PLY, binary STL) are checked
 against what the file actually holds: trimesh reads a truncated OFF or ASCII PLY file without
@@ -23,6 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from gaugemesh.mesh import Mesh, MeshError, validate_mesh
+from gaugemesh.obj_file import parse_obj
 
 __all__ = ["load_mesh", "load_mesh_with_arrays", "read_mesh_arrays", "SUPPORTED_SUFFIXES"]
 
@@ -254,6 +256,9 @@ def read_mesh_arrays(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:
     if suffix not in SUPPORTED_SUFFIXES:
         raise MeshError(f"{path.name}: unsupported format {suffix!r}; use one of {SUPPORTED_SUFFIXES}.")
     data = path.read_bytes()
+    if suffix == ".obj":
+        obj = parse_obj(path, data)
+        return obj.pos, obj.faces
     if suffix == ".off":
         _check_off(path, data)
     elif suffix == ".ply":

@@ -58,3 +58,37 @@ def make_meshcnn(root: Path, num: int = 2) -> Path:
         soft = np.eye(2)[hard - 1]
         (root / "sseg" / f"m{i}.seseg").write_text("\n".join(" ".join(f"{v:.6f}" for v in row) for row in soft) + "\n")
     return root
+
+
+def write_ply(path: Path, pos: np.ndarray, faces: np.ndarray, vertex: dict | None = None,
+              face: dict | None = None) -> None:
+    """An ASCII PLY with extra integer ``vertex`` and ``face`` properties (``{name: [N] ints}``);
+    properties named ``red``, ``green``, ``blue`` are written as ``uchar`` colours."""
+    vertex, face = vertex or {}, face or {}
+
+    def declare(props):
+        return [f"property {'uchar' if n in ('red', 'green', 'blue') else 'int'} {n}" for n in props]
+
+    header = ["ply", "format ascii 1.0", f"element vertex {len(pos)}", "property double x", "property double y",
+              "property double z", *declare(vertex), f"element face {len(faces)}",
+              "property list uchar int vertex_indices", *declare(face), "end_header"]
+    rows = [" ".join([f"{x:.9f} {y:.9f} {z:.9f}", *(str(int(v[i])) for v in vertex.values())])
+            for i, (x, y, z) in enumerate(pos)]
+    rows += [" ".join(["3", *map(str, f), *(str(int(v[i])) for v in face.values())]) for i, f in enumerate(faces)]
+    path.write_text("\n".join(header + rows) + "\n")
+
+
+def write_obj_parts(path: Path, pos: np.ndarray, faces: np.ndarray, parts: list[str], statement: str = "usemtl",
+                    colors: np.ndarray | None = None) -> None:
+    """An OBJ whose faces are grouped by ``statement`` (``g`` or ``usemtl``) with the name
+    ``parts[face]``, written in face order (names repeat when parts alternate), with optional
+    vertex colours (floats in 0..1)."""
+    lines = [f"v {x:.9f} {y:.9f} {z:.9f}" + ("" if colors is None else " " + " ".join(f"{c:.6f}" for c in colors[i]))
+             for i, (x, y, z) in enumerate(pos)]
+    current = None
+    for face, part in zip(faces, parts):
+        if part != current:
+            lines.append(f"{statement} {part}")
+            current = part
+        lines.append("f " + " ".join(str(v + 1) for v in face))
+    path.write_text("\n".join(lines) + "\n")
