@@ -2,8 +2,8 @@
 
 (The pooled, cached run over a whole dataset is :mod:`~gaugemesh.datasets.preprocess`.)
 :func:`process_item` is the pure pipeline that the cache stores the result of:
-``layout.read`` (validated mesh + labels) -> :func:`~gaugemesh.mesh_to_data` (float64)
--> :func:`~gaugemesh.graph.add_features` -> labels -> ``pre_transform`` -> cast to
+``layout.read`` (validated mesh + labels) -> :func:`~gaugemesh.mesh_to_data` (frame field and
+input features, float64) -> labels -> ``pre_transform`` -> cast to
 ``dtype``. :class:`ProcessOptions` holds every option, and :meth:`ProcessOptions.key` is
 what goes into the cache key.
 """
@@ -21,7 +21,7 @@ from torch_geometric.data import Data
 
 from gaugemesh.datasets.layouts import Layout, MeshItem
 from gaugemesh.features import DEFAULT_FEATURES, FeatureOptions, feature_names, feature_type_string
-from gaugemesh.graph import add_features, mesh_to_data
+from gaugemesh.graph import mesh_to_data
 
 __all__ = ["ProcessOptions", "process_item", "check_feature_options", "DTYPES"]
 
@@ -112,8 +112,9 @@ def process_item(layout: Layout, item: MeshItem, options: ProcessOptions = Proce
     """
     options = options.for_layout(layout)
     mesh, labels = layout.read(item, repair=options.repair)
-    data = mesh_to_data(mesh, connection=options.connection, frames=options.frames, dtype=torch.float64)
-    data = add_features(data, options.features, options.feature_options)
+    # float64 until the pre_transform has run; the features cross into torch with the frames.
+    data = mesh_to_data(mesh, connection=options.connection, frames=options.frames, dtype=torch.float64,
+                        features=options.features, feature_options=options.feature_options)
     for name, value in labels.items():
         data[name] = _tensor(value)
     data.name = item.name
