@@ -12,15 +12,10 @@ deterministically. Workers die with the process that started them, even on ``kil
 
 from __future__ import annotations
 
-import contextlib
-import ctypes
 import logging
 import multiprocessing
 import numbers
 import os
-import signal
-import sys
-import threading
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
@@ -34,13 +29,12 @@ from tqdm.auto import tqdm
 from gaugemesh.datasets.cache import CacheError, cache_key, entry_path, load_entry, prepare_cache, save_entry
 from gaugemesh.datasets.layouts import Layout, MeshItem
 from gaugemesh.datasets.sample import ProcessOptions, process_item
+from gaugemesh.datasets.worker_lifetime import init_worker, single_threaded_children
 from gaugemesh.mesh import MeshError
 
 __all__ = ["Summary", "UnusableMeshError", "preprocess", "check_workers", "parse_shard", "select_shard"]
 
 log = logging.getLogger(__name__)
-
-_THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 
 
 class UnusableMeshError(MeshError, RuntimeError):
@@ -150,64 +144,6 @@ def _task(layout: Layout, item: MeshItem, options: ProcessOptions, pre_transform
     return ("corrupt" if reason else "computed"), item.name, path, reason
 
 
-# prctl(2) option: the signal the kernel sends this process when its parent dies.
-_PR_SET_PDEATHSIG = 1
-
-
-def _arm_parent_death_signal() -> bool:
-    """Ask Linux to SIGKILL this process when its parent dies; False where that is unavailable."""
-    if not sys.platform.startswith("linux"):
-        return False
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        return libc.prctl(_PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0) == 0
-    except (OSError, AttributeError):
-        return False
-
-
-def _watch_parent(parent_pid: int, interval_s: float = 1.0) -> None:
-    """Exit this process once its parent is gone (then it is re-parented: ppid changes)."""
-    while os.getppid() == parent_pid:
-        time.sleep(interval_s)
-    os._exit(1)
-
-
-def _die_with_parent(parent_pid: int) -> None:
-    """Make this worker end when ``parent_pid``, the process that started it, ends, even by
-    ``kill -9``: an orphaned worker would hold its memory and keep writing entries.
-
-    The kernel sends the signal when the *thread* that spawned the worker ends; the pool
-    spawns its workers from the thread that calls :func:`preprocess`, which outlives the pool.
-    """
-    if not _arm_parent_death_signal():
-        threading.Thread(target=_watch_parent, args=(parent_pid,), name="watch-parent", daemon=True).start()
-    # The parent may have died before the signal was armed; then nothing will ever send it.
-    if os.getppid() != parent_pid:
-        os._exit(1)
-
-
-def _init_worker(parent_pid: int) -> None:
-    _die_with_parent(parent_pid)
-    import torch
-
-    torch.set_num_threads(1)
-
-
-@contextlib.contextmanager
-def _single_threaded_children() -> Iterator[None]:
-    """Spawned workers read these at start: one BLAS thread each, the pool is the parallelism."""
-    saved = {k: os.environ.get(k) for k in _THREAD_VARS}
-    os.environ.update({k: "1" for k in _THREAD_VARS})
-    try:
-        yield
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
-
-
 def _results(tasks: list[tuple], workers: int) -> Iterator[tuple]:
     if workers <= 0:
         for args in tasks:
@@ -215,7 +151,7 @@ def _results(tasks: list[tuple], workers: int) -> Iterator[tuple]:
         return
     broken, finished = [], False
     context = multiprocessing.get_context("spawn")
-    with _single_threaded_children(), ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker,
+    with single_threaded_children(), ProcessPoolExecutor(workers, mp_context=context, initializer=init_worker,
                                                           initargs=(os.getpid(),)) as pool:
         futures = {pool.submit(_task, *args): args for args in tasks}
         try:

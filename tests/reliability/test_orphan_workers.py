@@ -21,7 +21,7 @@ import psutil
 import pytest
 
 from gaugemesh.datasets import ProcessOptions, open_layout, preprocess
-from gaugemesh.datasets.preprocess import _die_with_parent
+from gaugemesh.datasets.worker_lifetime import die_with_parent
 from tests.datasets.helpers import FAST, make_generic
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="parent-death signal is Linux only")
@@ -70,7 +70,7 @@ def test_a_worker_dies_when_its_parent_is_killed():
     read, write = os.pipe()
 
     def worker() -> int:
-        _die_with_parent(os.getppid())
+        die_with_parent(os.getppid())
         os.write(write, f"{os.getpid()}\n".encode())
         time.sleep(60)
         return 0
@@ -96,7 +96,7 @@ def test_a_worker_whose_parent_is_already_gone_exits():
     # The parent can die between spawning a worker and the worker arming the signal; the worker
     # checks right after arming it. This child is told its parent is another process.
     def worker() -> int:
-        _die_with_parent(os.getppid() + 1_000_000)
+        die_with_parent(os.getppid() + 1_000_000)
         return 0  # still running: the check missed the dead parent
 
     _, status = os.waitpid(_fork(worker), 0)
