@@ -19,6 +19,10 @@ __all__ = ["RUN_FILES", "JobError", "check_run_folder", "check_out_dir", "resume
 #: What a run writes to ``output.dir``; a folder holding any of them holds a run.
 RUN_FILES = ("best.pt", "last.pt", "metrics.jsonl", "curves.png", "config.json", "config.toml")
 
+#: What ``gaugemesh eval`` writes beside the checkpoint it scores: an old run's reports would
+#: describe another model, so ``--overwrite`` deletes them with the run.
+EVAL_REPORTS = ("*_metrics.json", "*_metrics_confusion.png")
+
 
 class JobError(ValueError):
     """A job that cannot run as asked: an occupied run folder, an output path that is a file,
@@ -82,5 +86,7 @@ def start_run_folder(out_dir: Path, config: dict[str, Any], clear: bool) -> None
     if clear:
         for name in RUN_FILES:
             (out_dir / name).unlink(missing_ok=True)
+        for path in (path for pattern in EVAL_REPORTS for path in out_dir.glob(pattern) if path.is_file()):
+            path.unlink()
     (out_dir / "config.json").write_text(json.dumps(config, indent=2))
     (out_dir / "config.toml").write_text(to_toml(config))

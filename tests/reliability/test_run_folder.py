@@ -62,8 +62,10 @@ def test_the_library_refuses_too(tmp_path, config):
 def test_overwrite_deletes_the_old_run_files_before_training(tmp_path, config, fit_spy, capsys):
     _old_run(tmp_path / "run")
     (tmp_path / "run" / "notes.txt").write_text("mine\n")
+    for report in ("test_metrics.json", "val_rotated1_metrics.json", "test_metrics_confusion.png"):
+        (tmp_path / "run" / report).write_text("the old model's\n")
     assert main(["train", "--config", str(config), "--overwrite", "--no-progress"]) == 0
-    assert set(fit_spy) == {"config.json", "config.toml", "notes.txt"}  # no old checkpoint, log or curves left
+    assert set(fit_spy) == {"config.json", "config.toml", "notes.txt"}  # no old checkpoint, log, curves or report
     assert json.loads(fit_spy["config.json"])["model"]["width"] == 2
     assert fit_spy["notes.txt"] == b"mine\n"  # not a run file: kept
 
