@@ -3,7 +3,8 @@
 from gaugemesh.nn.chain import check_chain
 from gaugemesh.nn.conv import GemConv
 from gaugemesh.nn.dropout import FieldDropout
-from gaugemesh.nn.kernel import NeighbourKernel, neighbour_frequencies
+from gaugemesh.nn.conv_terms import ConvTerms, neighbour_frequencies
+from gaugemesh.nn.kernel import NeighbourKernel
 from gaugemesh.nn.linear import Linear
 from gaugemesh.nn.nonlinearity import GatedNonlinearity, NormNonlinearity, RegularNonlinearity, make_nonlinearity
 from gaugemesh.nn.norm import BatchNorm
@@ -13,6 +14,7 @@ from gaugemesh.nn.readout import InvariantReadout
 __all__ = [
     "BatchNorm",
     "ConvGeometry",
+    "ConvTerms",
     "EdgeOperator",
     "FieldDropout",
     "GatedNonlinearity",

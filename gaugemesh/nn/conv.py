@@ -75,10 +75,9 @@ class GemConv(nn.Module):
         self.num_radial = num_radial
         self.neighbour = NeighbourKernel(self.in_type, self.out_type, num_radial, gain=gain / 2)
         self.self_interaction = Linear(self.in_type, self.out_type, bias=bias, gain=gain)
-        self.plan = ConvPlan.build(self.neighbour, self.self_interaction.orders)
-        index, sign = self._weight_gather()
-        self.register_buffer("_weight_index", index, persistent=False)
-        self.register_buffer("_weight_sign", sign, persistent=False)
+        self.register_buffer("_weight_index", torch.zeros(0, dtype=torch.long), persistent=False)
+        self.register_buffer("_weight_sign", torch.zeros(0), persistent=False)
+        self._plan_terms()
         # The fused function works in sorted layouts; other layouts are permuted around it
         # (empty permutations: the layout is sorted already).
         in_perm = self.in_type.sorted()[1] if not self.in_type.is_sorted else torch.zeros(0, dtype=torch.long)
@@ -107,7 +106,7 @@ class GemConv(nn.Module):
         dtype, out_dtype = working_dtype(x), result_dtype(x)
         if x.size(0) == 0:  # an empty graph (a batch of nothing): no operator to build
             return x.new_zeros(0, self.out_type.dim, dtype=out_dtype)
-        operators = geometry.operators(self.neighbour.frequency_groups, dtype, x.device)
+        operators = geometry.operators(self.neighbour.terms.operators, dtype, x.device)
         x = x.to(dtype)
         if self._in_order.numel():
             x = x[:, self._in_order]
@@ -115,6 +114,14 @@ class GemConv(nn.Module):
         out = _apply(x, self.weight().to(dtype), None if bias is None else bias.to(dtype), self.plan, operators)
         out = out[:, self._out_unorder] if self._out_unorder.numel() else out
         return out.to(out_dtype)
+
+    def _plan_terms(self) -> None:
+        """The plan and the weight gather, both read from ``self.neighbour.terms``: the order of
+        the stacked terms is decided there alone (:mod:`gaugemesh.nn.conv_terms`)."""
+        self.plan = ConvPlan.build(self.neighbour.terms, self.self_interaction.orders)
+        index, sign = self._weight_gather()
+        self._weight_index = index.to(self._weight_index.device)
+        self._weight_sign = sign.to(self._weight_sign.device)
 
     def weight(self) -> Tensor:
         """Every dense matrix of the layer, flat, in the order of :attr:`plan` (one gather)."""
@@ -126,17 +133,21 @@ class GemConv(nn.Module):
 
     def _weight_gather(self) -> tuple[Tensor, Tensor]:
         """Which parameter, and with which sign, each entry of :meth:`weight` is: the blocks
-        are built once from parameters replaced by their (1-based) positions."""
+        are built once from parameters replaced by their (1-based) positions, each written
+        where its term (or self block) says."""
         params = self._parameters_in_order()
         sizes = [p.numel() for p in params]
         tags = [t.view_as(p) for t, p in zip(torch.arange(1, sum(sizes) + 1, dtype=torch.float64).split(sizes), params)]
         names = len(self.neighbour.weights)
         kernel_tags = dict(zip(self.neighbour.weights.keys(), tags[:names]))
         self_tags = dict(zip(self.self_interaction.weights.keys(), tags[names:]))
-        blocks = [self.neighbour.piece_weight(piece, kernel_tags) for piece in self.neighbour.pieces]
-        blocks += [self.self_interaction.order_block(n, self_tags) for n in self.plan.self_blocks]
-        flat = torch.cat([b.reshape(-1) for b in blocks]) if blocks else torch.zeros(0, dtype=torch.float64)
-        assert flat.numel() == self.plan.weight_size
+        flat = torch.full((self.plan.weight_size,), float("nan"), dtype=torch.float64)
+        for term in self.neighbour.terms.terms:
+            flat[term.offset : term.offset + term.size] = self.neighbour.term_weight(term, kernel_tags).reshape(-1)
+        for n, block in self.plan.self_blocks.items():
+            flat[block.offset : block.offset + block.rows * block.cols] = self.self_interaction.order_block(n, self_tags).reshape(-1)
+        if flat.isnan().any():  # ConvTerms checks its layout; this is the self blocks' share
+            raise AssertionError("GemConv's flat weight has entries no block fills.")
         return (flat.abs() - 1).clamp(min=0).long(), flat.sign().float()
 
     def reset_parameters(self) -> None:

@@ -9,14 +9,13 @@ arithmetic on a 2-core CPU. The backward pass is written out by hand from the sa
 from __future__ import annotations
 
 from dataclasses import dataclass
-from itertools import groupby
 
 import torch
 from torch import Tensor
 from torch.autograd.function import once_differentiable
 
-from gaugemesh.nn.kernel import NeighbourKernel
 from gaugemesh.nn.conv_geometry import EdgeOperator
+from gaugemesh.nn.conv_terms import ConvTerms, OperatorTerms
 from gaugemesh.nn.precision import without_autocast
 from gaugemesh.so2 import FieldType, irrep_dim
 
@@ -44,21 +43,24 @@ class DenseBlock:
 @dataclass(frozen=True)
 class ConvPlan:
     """Where every part of a GemConv lives, for input and output in sorted layout (orders
-    ascending, one block each).
+    ascending, one block each), read from its :class:`~gaugemesh.nn.conv_terms.ConvTerms`.
 
     Attributes:
         in_ranges, out_ranges: ``order -> (start, stop)`` columns of the sorted layouts.
-        terms: ``order -> Q``, the number of stacked terms of that input order's operator
-            (:meth:`ConvGeometry.operator`), one per :attr:`NeighbourKernel.pieces` entry.
-        groups: ``order -> blocks``, one per output order: the pieces of one ``(n, m)`` are
-            consecutive, both as aggregate columns and in the flat weight, so their
-            ``[2 C_n, D_m]`` matrices stack into one ``[Q_nm 2 C_n, D_m]`` block.
-        self_blocks: ``order -> block`` of the self-interaction (orders in and out).
+        stacked: ``order -> OperatorTerms``, the terms the operator of that input order must
+            stack (checked against the operators at every call).
+        terms: ``order -> Q``, the number of stacked terms of that input order's operator.
+        groups: ``order -> blocks``, one per output order in stacked-row order: the terms of
+            one ``(n, m)`` are consecutive, both as aggregate columns and in the flat weight,
+            so their ``[2 C_n, D_m]`` matrices stack into one ``[Q_nm 2 C_n, D_m]`` block.
+        self_blocks: ``order -> block`` of the self-interaction (orders in and out), after
+            the neighbour terms in the flat weight.
         weight_size: Length of the flat weight.
     """
 
     in_ranges: dict[int, tuple[int, int]]
     out_ranges: dict[int, tuple[int, int]]
+    stacked: dict[int, OperatorTerms]
     terms: dict[int, int]
     groups: dict[int, tuple[DenseBlock, ...]]
     self_blocks: dict[int, DenseBlock]
@@ -70,24 +72,34 @@ class ConvPlan:
         return (stop - start) // irrep_dim(order)
 
     @classmethod
-    def build(cls, kernel: NeighbourKernel, self_orders) -> ConvPlan:
-        in_type, out_type = kernel.in_type, kernel.out_type
-        in_ranges, out_ranges = _ranges(in_type), _ranges(out_type)
-        offset, groups = 0, {n: [] for n in in_type.orders}
-        terms = {n: 0 for n in in_type.orders}
-        for (n, m), members in groupby(kernel.pieces, key=lambda piece: (piece.in_order, piece.out_order)):
-            count, width = len(list(members)), 2 * in_type.multiplicity(n)
-            cols = out_type.multiplicity(m) * irrep_dim(m)
-            groups[n].append(DenseBlock(m, offset, count * width, cols, terms[n] * width))
-            offset += count * width * cols
-            terms[n] += count
-        self_blocks = {}
+    def build(cls, terms: ConvTerms, self_orders) -> ConvPlan:
+        """The plan of the neighbour ``terms`` followed by the self-interaction blocks of ``self_orders``."""
+        in_type, out_type = terms.in_type, terms.out_type
+        groups = {n: tuple(_group_block(group) for group in terms.groups(n)) for n in in_type.orders}
+        offset, self_blocks = terms.weight_size, {}
         for n in self_orders:
             rows = in_type.multiplicity(n) * irrep_dim(n)
             cols = out_type.multiplicity(n) * irrep_dim(n)
             self_blocks[n] = DenseBlock(n, offset, rows, cols)
             offset += rows * cols
-        return cls(in_ranges, out_ranges, terms, {n: tuple(g) for n, g in groups.items()}, self_blocks, offset)
+        stacked = {s.order: s for s in terms.operators}
+        counts = {n: s.count for n, s in stacked.items()}
+        return cls(_ranges(in_type), _ranges(out_type), stacked, counts, groups, self_blocks, offset)
+
+    def check(self, operators: dict[int, EdgeOperator]) -> None:
+        """Refuse operators that stack other terms, or in another order, than this plan's."""
+        for n, expected in self.stacked.items():
+            got = operators[n].stacked if n in operators else None
+            if got is not expected and got != expected:
+                raise ValueError(f"The operator of input order {n} stacks {got}, the layer's terms are {expected}: "
+                                 "build the operators from the layer's ConvTerms.operators.")
+
+
+def _group_block(group) -> DenseBlock:
+    """The one block of consecutive terms that share ``(n, m)``: their weights one after
+    another from the first's offset, their aggregates from the first's row on."""
+    first = group[0]
+    return DenseBlock(first.out_order, first.offset, len(group) * first.rows, first.cols, first.row * first.rows)
 
 
 def _ranges(field_type: FieldType) -> dict[int, tuple[int, int]]:
@@ -132,6 +144,7 @@ class GemConvFunction(torch.autograd.Function):
     @staticmethod
     @without_autocast
     def forward(ctx, x: Tensor, weight: Tensor, bias: Tensor | None, plan: ConvPlan, operators: dict[int, EdgeOperator]):
+        plan.check(operators)
         v = x.size(0)
         out = x.new_empty(v, sum(stop - start for start, stop in plan.out_ranges.values()))
         columns = {m: out[:, start:stop] for m, (start, stop) in plan.out_ranges.items()}

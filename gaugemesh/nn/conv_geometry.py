@@ -1,14 +1,14 @@
 """Geometry-only sparse operators that :class:`~gaugemesh.nn.GemConv` aggregates with.
 
-For an input field of order ``n``, a relative frequency ``k`` and a radial weight ``r`` the
-aggregation is
+For an input field of order ``n``, a relative frequency ``k`` and a radial weight ``r`` (one
+:class:`~gaugemesh.nn.conv_terms.Term` of the layer) the aggregation is
 
     B(i) = sum_j s_ij u_j,    s_ij = w^r_ij exp(i (k theta_ij + n g_ij)),    u_j = f_j[0] + i f_j[1]
 
 a sparse matrix with complex entries applied to complex vertex features. The entries depend
 on the geometry only, so they are built once per mesh (or batch) and reused by every layer
 and every forward pass. A layer needs ``Q`` such sums per input order, one per ``(k, r)``
-term; they are stacked into one real CSR matrix with two entries per edge and term,
+term, in the order its :class:`~gaugemesh.nn.conv_terms.OperatorTerms` lists; they are stacked into one real CSR matrix with two entries per edge and term,
 ``Re s_ij`` and ``Im s_ij``, and one sparse product gives all ``Q`` of them as ``[V, Q 2 C]``
 (term-major within a vertex, so the terms that serve one output order are adjacent columns):
 
@@ -43,10 +43,12 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass, replace
-from typing import Mapping, NamedTuple, Sequence
+from typing import Iterable, NamedTuple, Sequence
 
 import torch
 from torch import Tensor
+
+from gaugemesh.nn.conv_terms import OperatorTerms
 
 __all__ = ["ConvGeometry", "EdgeOperator", "GeometryCache"]
 
@@ -59,17 +61,22 @@ class EdgeOperator:
         matrix: ``[V Q, 2 V]`` for order ``n >= 1``, ``[2 V Q, V]`` for order 0.
         transposes: For each group of ``Q_g`` consecutive terms, the transpose of its rows
             of ``A``: ``[2 V, V Q_g]`` for order ``n >= 1``, ``[V, 2 V Q_g]`` for order 0.
-        group_terms: ``Q_g`` of each group.
+        stacked: The terms it was built for, row ``q`` by row.
     """
 
     matrix: Tensor
     transposes: tuple[Tensor, ...]
-    group_terms: tuple[int, ...]
+    stacked: OperatorTerms
+
+    @property
+    def group_terms(self) -> tuple[int, ...]:
+        """``Q_g`` of each group."""
+        return self.stacked.group_sizes
 
     @property
     def terms(self) -> int:
         """``Q``, the number of stacked ``(frequency, radial)`` terms."""
-        return sum(self.group_terms)
+        return self.stacked.count
 
     def tensors(self) -> list[Tensor]:
         """Every index and value tensor of the operator (indices may be shared with others)."""
@@ -83,12 +90,12 @@ class EdgeOperator:
         operator is a vertex index times a fixed count (terms, re/im parts), so each matrix
         of the batch is the block-diagonal matrix of the meshes' matrices.
         """
-        group_terms = parts[0].group_terms
-        if any(p.group_terms != group_terms for p in parts):
+        stacked = parts[0].stacked
+        if any(p.stacked != stacked for p in parts):
             raise ValueError("block_diagonal needs operators with the same terms.")
         matrix = _block_diagonal_csr([p.matrix for p in parts])
         transposes = tuple(_block_diagonal_csr(list(ts)) for ts in zip(*(p.transposes for p in parts)))
-        return cls(matrix, transposes, group_terms)
+        return cls(matrix, transposes, stacked)
 
 
 @dataclass(frozen=True)
@@ -311,23 +318,25 @@ class ConvGeometry:
             - order >= 1: ``matrix`` ``[V Q, 2 V]`` (rows ``(i, q)``); transposes
               ``[2 V, V Q_g]``
         """
-        return self.operators({order: groups}, dtype, device)[order]
+        return self.operators([OperatorTerms.frequency_major(order, groups, self.num_radial)], dtype, device)[order]
 
-    def operators(self, groups: Mapping[int, Sequence[Sequence[int]]], dtype: torch.dtype, device) -> dict[int, EdgeOperator]:
-        """:meth:`operator` for every ``order: groups`` item, built together."""
+    def operators(self, stacked: Iterable[OperatorTerms], dtype: torch.dtype, device) -> dict[int, EdgeOperator]:
+        """The operator of each input order with the terms ``stacked`` lists (a layer's
+        :attr:`ConvTerms.operators <gaugemesh.nn.conv_terms.ConvTerms.operators>`), row ``q``
+        holding the ``q``-th ``(frequency, radial)`` term; built together, kept for reuse."""
         device = torch.device(device)
-        keys = {n: (n, tuple(map(tuple, g)), dtype, device) for n, g in groups.items()}
-        missing = [n for n, key in keys.items() if key not in self._operators]
+        keys = {s.order: (s, dtype, device) for s in stacked}
+        missing = [key[0] for key in keys.values() if key not in self._operators]
         if missing and self.parts is not None:  # a batch: assemble from its meshes' operators
-            built = [p.operators({n: groups[n] for n in missing}, dtype, device) for p in self.parts]
-            for n in missing:
-                self._operators[keys[n]] = EdgeOperator.block_diagonal([b[n] for b in built])
+            built = [p.operators(missing, dtype, device) for p in self.parts]
+            for s in missing:
+                self._operators[keys[s.order]] = EdgeOperator.block_diagonal([b[s.order] for b in built])
         elif missing:
             # The single-term layouts are needed only while building; kept, they would cost
             # about a third as much as the operators themselves.
             layout = _Layout.of(self.edge_index.to(device), self.num_nodes)
-            for n in missing:
-                self._operators[keys[n]] = self._build(n, keys[n][1], dtype, device, layout)
+            for s in missing:
+                self._operators[keys[s.order]] = self._build(s, dtype, device, layout)
         return {n: self._operators[key] for n, key in keys.items()}
 
     def _shared(self, pattern: _Pattern, key: tuple) -> _Pattern:
@@ -338,11 +347,9 @@ class ConvGeometry:
         crow, col = self._indices.setdefault(key, (pattern.crow, pattern.col))
         return replace(pattern, crow=crow, col=col)
 
-    def _build(self, order: int, groups: tuple[tuple[int, ...], ...], dtype, device, layout: _Layout) -> EdgeOperator:
-        radial = self.num_radial
-        freqs = [k for group in groups for k in group]
-        terms = len(freqs) * radial
-        values = self._values(order, freqs, dtype, device)  # [Q, E, re/im]
+    def _build(self, stacked: OperatorTerms, dtype, device, layout: _Layout) -> EdgeOperator:
+        order, terms = stacked.order, stacked.count
+        values = self._values(stacked, dtype, device)  # [Q, E, re/im]
         values_in, values_out = values[:, layout.by_target], values[:, layout.by_source]
         if order == 0:  # rows (i, re/im) -> (i, q, re/im); columns (i, re/im) likewise
             forward = layout.rows_in.repeat_rows(terms, 2)
@@ -351,8 +358,7 @@ class ConvGeometry:
         forward = self._shared(forward, ("rows", order == 0, terms, device))
         matrix = forward.csr(forward.arrange(values_in.flatten()))
         transposes, start = [], 0
-        for group in groups:
-            count = len(group) * radial
+        for count in stacked.group_sizes:
             if order == 0:
                 backward = layout.pairs_out.repeat_cols(count, 2)
             else:
@@ -360,18 +366,20 @@ class ConvGeometry:
             backward = self._shared(backward, ("cols", order == 0, count, device))
             transposes.append(backward.csr(backward.arrange(values_out[start : start + count].flatten())))
             start += count
-        return EdgeOperator(matrix, tuple(transposes), tuple(len(group) * radial for group in groups))
+        return EdgeOperator(matrix, tuple(transposes), stacked)
 
-    def _values(self, order: int, freqs: Sequence[int], dtype, device) -> Tensor:
+    def _values(self, stacked: OperatorTerms, dtype, device) -> Tensor:
         """``w^r exp(i (k theta + n g))`` for every ``(k, r)`` term and edge: ``[Q, E, re/im]``."""
+        if any(not 0 <= r < self.num_radial for r in stacked.radials):
+            raise ValueError(f"Terms use radial weights {sorted(set(stacked.radials))}, the geometry has {self.num_radial}.")
         # Phases in the more precise of the two dtypes, so float64 features get float64 operators.
         work = torch.promote_types(self.theta.dtype, dtype)
         theta, transport = self.theta.to(device, work), self.transport.to(device, work)
         weight = self.edge_weight.to(device, work)
-        k = torch.tensor(list(freqs), dtype=work, device=device)
-        phase = k[:, None] * theta + order * transport  # [K, E]
-        unit = torch.stack([torch.cos(phase), torch.sin(phase)], -1)  # [K, E, re/im]
-        return (unit[:, None] * weight.t()[None, :, :, None]).to(dtype).flatten(0, 1)
+        k = torch.tensor(stacked.frequencies, dtype=work, device=device)
+        phase = k[:, None] * theta + stacked.order * transport  # [Q, E]
+        unit = torch.stack([torch.cos(phase), torch.sin(phase)], -1)  # [Q, E, re/im]
+        return (unit * weight.t()[list(stacked.radials), :, None]).to(dtype)
 
 
 def _check_indices(edge_index: Tensor, num_nodes: int) -> None:

@@ -13,11 +13,11 @@ complex form, on ``u = exp(i n g) w_j`` (the input, transported):
 
 Since ``exp(i (m + n) theta) conj(u) = conj(exp(-i (m + n) theta) u)``, every term is a fixed
 real-linear function of ``B_k = sum_j w_ij exp(i k theta_ij) u_j`` for the few relative
-frequencies ``k`` of :func:`neighbour_frequencies`. So :class:`GemConv` aggregates ``B_k``
-(sparse, cheap) and applies one small dense matrix per :class:`Piece`, that is per input
-order, frequency and radial weight. Each frequency serves exactly one output order
-(``m - n`` and ``-(m + n)`` never coincide for different ``m``), so no structural zeros are
-multiplied. Every ``W`` is reachable, so this is the general solution of the gauge
+frequencies ``k`` of :func:`~gaugemesh.nn.conv_terms.neighbour_frequencies`. So
+:class:`GemConv` aggregates ``B_k`` (sparse, cheap) and applies one small dense matrix per
+:class:`~gaugemesh.nn.conv_terms.Term`, that is per input order, frequency and radial
+weight. Each frequency serves exactly one output order (``m - n`` and ``-(m + n)`` never
+coincide for different ``m``), so no structural zeros are multiplied. Every ``W`` is reachable, so this is the general solution of the gauge
 constraint, not a subspace of it.
 
 Layout of ``B_k`` (see :mod:`gaugemesh.nn.conv_geometry`): ``[V, 2 C]``, ``(c, re/im)`` for input
@@ -27,47 +27,22 @@ order ``n >= 1`` and ``(re/im, c)`` for ``n = 0``.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 import torch
 from torch import Tensor, nn
 
+from gaugemesh.nn.conv_terms import ConvTerms, Term
 from gaugemesh.so2 import FieldType, complex_matrix
 
-__all__ = ["NeighbourKernel", "Piece", "neighbour_frequencies"]
-
-
-def neighbour_frequencies(in_order: int, out_orders) -> dict[int, tuple[int, ...]]:
-    """The relative frequencies ``k`` that ``B_k`` of one input order is needed at, per output order."""
-    out = {}
-    for m in sorted(set(out_orders)):
-        if in_order == 0:
-            out[m] = (m,)  # u is real: B_{-m} = conj(B_m)
-        elif m == 0:
-            out[m] = (-in_order,)
-        else:
-            out[m] = (m - in_order, -(m + in_order))
-    return out
-
-
-@dataclass(frozen=True)
-class Piece:
-    """One aggregate ``B_k`` of input order ``in_order`` with radial weight ``radial``, and
-    the output order it serves; ``conjugate`` marks the ``d conj(.)`` term."""
-
-    in_order: int
-    out_order: int
-    frequency: int
-    conjugate: bool
-    radial: int
+__all__ = ["NeighbourKernel"]
 
 
 class NeighbourKernel(nn.Module):
     """Learnable ``W`` of the neighbour kernel, one set per radial basis function.
 
-    :attr:`pieces` lists the aggregates GemConv forms, ordered by input order, then
-    frequency (grouped by output order, :attr:`frequency_groups`), then radial weight;
-    :meth:`piece_weight` is the dense matrix applied to each.
+    :attr:`terms` (:class:`~gaugemesh.nn.conv_terms.ConvTerms`) lists the aggregates GemConv
+    forms and where each one's block lies in the flat weight; :meth:`term_weight` is the dense
+    matrix applied to each. The sparse operators are built from the same list.
 
     Args:
         in_type: Input feature type.
@@ -80,16 +55,7 @@ class NeighbourKernel(nn.Module):
     def __init__(self, in_type: FieldType, out_type: FieldType, num_radial: int = 1, gain: float = 1.0):
         super().__init__()
         self.in_type, self.out_type, self.num_radial = in_type, out_type, num_radial
-        self.frequencies = {n: neighbour_frequencies(n, out_type.orders) for n in in_type.orders}
-        # per input order, its frequencies grouped by output order: the operator groups of GemConv
-        self.frequency_groups = {n: tuple(f.values()) for n, f in self.frequencies.items()}
-        self.pieces = [
-            Piece(n, m, k, conjugate=index == 1, radial=r)
-            for n in in_type.orders
-            for m, ks in self.frequencies[n].items()
-            for index, k in enumerate(ks)
-            for r in range(num_radial)
-        ]
+        self.terms = ConvTerms.build(in_type, out_type, num_radial)
         self.weights = nn.ParameterDict()
         self._init_std: dict[str, float] = {}
         fan_in = max(in_type.dim * num_radial, 1)
@@ -108,20 +74,20 @@ class NeighbourKernel(nn.Module):
         for name, weight in self.weights.items():
             weight.normal_(0.0, self._init_std[name])
 
-    def piece_weight(self, piece: Piece, weights: dict[str, Tensor] | None = None) -> Tensor:
-        """The dense ``[2 C_n, C_m d_m]`` that maps the aggregate of ``piece`` to output order ``m``.
+    def term_weight(self, term: Term, weights: dict[str, Tensor] | None = None) -> Tensor:
+        """The dense ``[2 C_n, C_m d_m]`` that maps the aggregate of ``term`` to output order ``m``.
 
         ``weights`` replaces the parameters (same names and shapes); every entry of the
         result is one parameter, its negative, or zero.
         """
-        n, m = piece.in_order, piece.out_order
-        p = (self.weights if weights is None else weights)[f"{n}_{m}"][piece.radial]  # [C_out, C_in, parts]
+        n, m = term.in_order, term.out_order
+        p = (self.weights if weights is None else weights)[f"{n}_{m}"][term.radial]  # [C_out, C_in, parts]
         if n == 0 and m == 0:  # real W on Re(B_0); Im(B_0) = 0 (real input), its rows stay zero
             return torch.cat([p[..., 0].t(), torch.zeros_like(p[..., 0].t())], 0)
         if m == 0:  # Re(a B_{-n}) with a free real row (a_re, -a_im), rows (c, re/im)
             return torch.stack([p[..., 0].t(), p[..., 1].t()], 1).flatten(0, 1)
-        first = 2 if piece.conjugate else 0
-        block = complex_matrix(p[..., first], p[..., first + 1], piece.conjugate)  # [C_in, 2, C_out, 2]
+        first = 2 if term.conjugate else 0
+        block = complex_matrix(p[..., first], p[..., first + 1], term.conjugate)  # [C_in, 2, C_out, 2]
         if n == 0:  # rows (re/im, c)
             block = block.transpose(0, 1)
         return block.flatten(2).flatten(0, 1)
@@ -129,7 +95,7 @@ class NeighbourKernel(nn.Module):
     def kernel(self, theta: Tensor, transport: Tensor | None = None) -> Tensor:
         """The effective kernel: ``message = sum_r w^r K_r(theta, g) f_j``.
 
-        Built from :meth:`piece_weight` and the rotation each aggregate applies to a single
+        Built from :meth:`term_weight` and the rotation each aggregate applies to a single
         neighbour, independently of the sparse operators (the tests compare the two).
 
         Args:
@@ -141,9 +107,9 @@ class NeighbourKernel(nn.Module):
         """
         transport = torch.zeros_like(theta) if transport is None else transport
         out = theta.new_zeros(*theta.shape, self.num_radial, self.out_type.dim, self.in_type.dim)
-        for piece in self.pieces:
-            n, m = piece.in_order, piece.out_order
-            phase = piece.frequency * theta + n * transport
+        for term in self.terms.terms:
+            n, m = term.in_order, term.out_order
+            phase = term.frequency * theta + n * transport
             c, s = torch.cos(phase), torch.sin(phase)
             eye = torch.eye(self.in_type.multiplicity(n), dtype=theta.dtype, device=theta.device)
             if n == 0:  # aggregate (re/im, c) of a real input c: [..., 2C, C]
@@ -151,8 +117,8 @@ class NeighbourKernel(nn.Module):
             else:  # channel-wise rotation by the phase, (c, re/im) on both sides: [..., 2C, 2C]
                 rot = torch.stack([torch.stack([c, -s], -1), torch.stack([s, c], -1)], -2)  # [..., 2, 2]
                 spread = (eye[:, None, :, None] * rot[..., None, :, None, :]).flatten(-4, -3).flatten(-2)
-            contribution = self.piece_weight(piece).to(theta.dtype).t() @ spread  # [..., C_m d_m, C_n d_n]
+            contribution = self.term_weight(term).to(theta.dtype).t() @ spread  # [..., C_m d_m, C_n d_n]
             rows = self.out_type.indices(m, theta.device)[:, None]
             cols = self.in_type.indices(n, theta.device)[None, :]
-            out[..., piece.radial, rows, cols] += contribution
+            out[..., term.radial, rows, cols] += contribution
         return out
