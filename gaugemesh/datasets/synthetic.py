@@ -127,10 +127,11 @@ def synthetic_mesh(rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np
 
 
 def _write_off(path: Path, pos: np.ndarray, faces: np.ndarray) -> None:
-    lines = ["OFF", f"{len(pos)} {len(faces)} 0"]
-    lines += [f"{x:.6f} {y:.6f} {z:.6f}" for x, y, z in pos]
-    lines += [f"3 {a} {b} {c}" for a, b, c in faces]
-    path.write_text("\n".join(lines) + "\n")
+    """Six decimals, as the dataset has always been written (the files, and so the demo's
+    numbers, stay the same bit for bit)."""
+    import trimesh
+
+    path.write_text(trimesh.exchange.off.export_off(trimesh.Trimesh(pos, faces, process=False), digits=6))
 
 
 def make_synthetic(root: os.PathLike, num: int = 200, seed: int = 0, test_fraction: float = 0.2) -> list[str]:

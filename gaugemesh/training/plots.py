@@ -38,22 +38,19 @@ def label_colors(labels: np.ndarray, num_classes: int | None = None) -> np.ndarr
 
 
 def write_colored_ply(path: str | os.PathLike, pos: np.ndarray, faces: np.ndarray, labels: np.ndarray) -> Path:
-    """Write an ASCII PLY with one RGB color per vertex and a ``label`` property.
+    """Write an ASCII PLY with one RGBA color per vertex and an int ``label`` property.
 
     Shapes:
         pos: ``[V, 3]``; faces: ``[F, 3]``; labels: ``[V]``.
     """
+    import trimesh
+
     path = Path(path)
-    rgb = np.round(label_colors(labels) * 255).astype(int)
-    header = "\n".join([
-        "ply", "format ascii 1.0", f"element vertex {len(pos)}",
-        "property float x", "property float y", "property float z",
-        "property uchar red", "property uchar green", "property uchar blue", "property int label",
-        f"element face {len(faces)}", "property list uchar int vertex_indices", "end_header",
-    ])
-    vertex_lines = [f"{x:.6g} {y:.6g} {z:.6g} {r} {g} {b} {int(lab)}" for (x, y, z), (r, g, b), lab in zip(pos, rgb, labels)]
-    face_lines = [f"3 {a} {b} {c}" for a, b, c in faces]
-    path.write_text(header + "\n" + "\n".join(vertex_lines + face_lines) + "\n")
+    rgb = np.round(label_colors(labels) * 255).astype(np.uint8)
+    mesh = trimesh.Trimesh(pos, faces, process=False)  # process=False keeps the file's vertex order
+    mesh.visual.vertex_colors = np.concatenate([rgb, np.full((len(pos), 1), 255, np.uint8)], axis=1)
+    mesh.vertex_attributes["label"] = np.asarray(labels, dtype=np.int32)
+    path.write_bytes(trimesh.exchange.ply.export_ply(mesh, encoding="ascii", include_attributes=True))
     return path
 
 
