@@ -23,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
+from gaugemesh.geometry.topology import unique_rows_in_order
 from gaugemesh.mesh import Mesh, MeshError, validate_mesh
 from gaugemesh.obj_file import parse_obj
 
@@ -45,11 +46,8 @@ _PLURALS = {"vertex": "vertices", "face": "faces"}
 
 def _weld(pos: np.ndarray, faces: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Merge vertices with identical coordinates, keeping first appearances in order."""
-    _, first, inverse = np.unique(pos, axis=0, return_index=True, return_inverse=True)
-    order = np.argsort(first)
-    rank = np.empty_like(order)
-    rank[order] = np.arange(order.size)
-    return pos[first[order]], rank[inverse.ravel()][faces]
+    unique, index = unique_rows_in_order(pos)
+    return unique, index[faces]
 
 
 # -- header counts ---------------------------------------------------------------------------

@@ -23,7 +23,24 @@ __all__ = [
     "vertex_fans",
     "consistent_orientation",
     "next_in_face",
+    "unique_rows_in_order",
 ]
+
+
+def unique_rows_in_order(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct rows of ``rows`` numbered in order of first appearance.
+
+    Returns:
+        ``(unique, index)`` with ``unique[index] == rows``, ``unique[0]`` the first row.
+
+    Shapes:
+        rows: ``[N, D]``; unique: ``[U, D]``; index: ``[N]``.
+    """
+    unique, first, inverse = np.unique(rows, axis=0, return_index=True, return_inverse=True)
+    order = np.argsort(first)
+    rank = np.empty_like(order)
+    rank[order] = np.arange(len(order))
+    return unique[order], rank[inverse.ravel()]
 
 
 def next_in_face(c: np.ndarray) -> np.ndarray:

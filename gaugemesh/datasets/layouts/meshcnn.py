@@ -31,6 +31,7 @@ import numpy as np
 from gaugemesh.datasets.layouts.labels import file_to_mesh_index, read_labels, vote
 from gaugemesh.datasets.layouts.protocol import MeshItem
 from gaugemesh.io import load_mesh_with_arrays
+from gaugemesh.geometry.topology import unique_rows_in_order
 from gaugemesh.mesh import Mesh, MeshError
 
 __all__ = ["MeshCNNLayout", "meshcnn_edges", "face_majority"]
@@ -50,11 +51,8 @@ def meshcnn_edges(faces: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         faces: ``[F, 3]``; edges: ``[E, 2]``; face_edges: ``[F, 3]``.
     """
     pairs = np.sort(np.stack([faces, np.roll(faces, -1, axis=1)], axis=2).reshape(-1, 2), axis=1)
-    unique, first, inverse = np.unique(pairs, axis=0, return_index=True, return_inverse=True)
-    order = np.argsort(first)  # unique edges ranked by the halfedge that first shows them
-    rank = np.empty_like(order)
-    rank[order] = np.arange(len(order))
-    return unique[order], rank[inverse.ravel()].reshape(-1, 3)
+    edges, index = unique_rows_in_order(pairs)  # ranked by the halfedge that first shows them
+    return edges, index.reshape(-1, 3)
 
 
 def face_majority(face_edges: np.ndarray, edge_labels: np.ndarray) -> np.ndarray:
