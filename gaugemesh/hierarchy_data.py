@@ -106,18 +106,19 @@ def _level0_field(data: Data, connection: str) -> FrameField:
 
 
 def add_hierarchy(data: Data, num_levels: int = 3, factor: float = 4.0, connection: str = "levi-civita",
-                  rule: str = "path") -> HierarchyData:
+                  rule: str = "path", spacing: Sequence[float] | None = None) -> HierarchyData:
     """A copy of ``data`` (from :func:`~gaugemesh.mesh_to_data`) with ``num_levels - 1`` coarse
     levels (:func:`~gaugemesh.geometry.hierarchy.mesh_hierarchy`), in ``data.pos``'s dtype.
 
     Reads ``pos``, ``face``, ``frame``; writes the keys of the module docstring. The maps'
     angles are computed in ``data``'s frames, so the result is right in any gauge.
-    ``connection`` should be the one ``data`` was built with.
+    ``connection`` should be the one ``data`` was built with; ``spacing`` (cell sizes of the
+    coarse levels in the mesh's units) replaces ``factor`` by a metric scale.
     """
     pos = data.pos.detach().cpu().double().numpy()
     faces = data.face.detach().cpu().T.numpy().astype(np.int64)
     hierarchy = mesh_hierarchy(pos, faces, num_levels, factor, connection=connection, rule=rule,
-                               field=_level0_field(data, connection))
+                               field=_level0_field(data, connection), spacing=spacing)
     out = as_hierarchy_data(data.clone())
     for key, value in hierarchy_tensors(hierarchy, data.pos.dtype).items():
         out[key] = value.to(data.pos.device)

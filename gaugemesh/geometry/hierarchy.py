@@ -42,6 +42,7 @@ Pure float64 numpy and scipy; no torch.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Sequence
 
 import numpy as np
 import scipy.sparse as sp
@@ -50,7 +51,7 @@ from scipy.sparse.csgraph import dijkstra
 from gaugemesh.geometry.connection import _rotate_normal_onto
 from gaugemesh.geometry.frame_field import FrameField, frame_field
 from gaugemesh.geometry.measures import face_normals, wrap_angle
-from gaugemesh.geometry.sampling import samples_by_factor
+from gaugemesh.geometry.sampling import samples_by_factor, voxel_samples
 from gaugemesh.geometry.topology import vertex_components
 from gaugemesh.mesh import MeshError, validate_mesh
 
@@ -259,10 +260,14 @@ def _with_isolated(field: FrameField, extra_frame: np.ndarray) -> FrameField:
 
 
 def coarsen(level: MeshLevel, factor: float = 4.0, connection: str = "levi-civita",
-            rule: str = "path") -> tuple[MeshLevel, LevelMap]:
-    """The next coarser level of ``level`` and the map to it (steps 1-5 of the module docstring)."""
+            rule: str = "path", spacing: float | None = None) -> tuple[MeshLevel, LevelMap]:
+    """The next coarser level of ``level`` and the map to it (steps 1-5 of the module docstring).
+
+    ``spacing``, when given, is the grid cell size of step 1 in the mesh's units (instead of
+    the size that keeps ``1 / factor`` of the vertices).
+    """
     pos, faces, field = level.pos, level.faces, level.field
-    samples, _ = samples_by_factor(pos, faces, factor)
+    samples = samples_by_factor(pos, faces, factor)[0] if spacing is None else voxel_samples(pos, faces, spacing)
     graph = _edge_graph(pos, field)
     source, _, _ = _voronoi(graph, samples)
     cell = np.searchsorted(samples, source)
@@ -296,7 +301,8 @@ def coarsen(level: MeshLevel, factor: float = 4.0, connection: str = "levi-civit
 
 def mesh_hierarchy(pos: np.ndarray, faces: np.ndarray, num_levels: int = 3, factor: float = 4.0, *,
                    connection: str = "levi-civita", frames="default", seed: int | None = None,
-                   rule: str = "path", field: FrameField | None = None) -> MeshHierarchy:
+                   rule: str = "path", field: FrameField | None = None,
+                   spacing: Sequence[float] | None = None) -> MeshHierarchy:
     """Build ``num_levels`` levels (the input mesh and ``num_levels - 1`` coarser ones).
 
     Args:
@@ -308,6 +314,9 @@ def mesh_hierarchy(pos: np.ndarray, faces: np.ndarray, num_levels: int = 3, fact
             levels get default frames.
         rule: Transport rule of the maps, ``"path"`` or ``"projection"`` (module docstring).
         field: Level 0's frame field when it is computed already (must match ``pos, faces``).
+        spacing: Grid cell size of each coarse level in the mesh's units (``num_levels - 1``
+            numbers), instead of ``factor``: a metric scale, so that meshes of one surface at
+            different resolutions get about the same coarse levels.
 
     Shapes:
         pos: ``[V, 3]``; faces: ``[F, 3]``.
@@ -321,9 +330,11 @@ def mesh_hierarchy(pos: np.ndarray, faces: np.ndarray, num_levels: int = 3, fact
         field = frame_field(pos, faces, connection=connection, frames=frames, seed=seed)
     if field.frame.shape[0] != len(pos):
         raise ValueError(f"field has {field.frame.shape[0]} vertices, the mesh {len(pos)}.")
+    if spacing is not None and len(spacing) != num_levels - 1:
+        raise ValueError(f"spacing needs one cell size per coarse level ({num_levels - 1}), got {len(spacing)}.")
     levels, maps = [MeshLevel(pos, faces, field, len(pos))], []
-    for _ in range(num_levels - 1):
-        coarse, level_map = coarsen(levels[-1], factor, connection, rule)
+    for k in range(num_levels - 1):
+        coarse, level_map = coarsen(levels[-1], factor, connection, rule, None if spacing is None else spacing[k])
         levels.append(coarse)
         maps.append(level_map)
     return MeshHierarchy(tuple(levels), tuple(maps))

@@ -195,6 +195,21 @@ def _vector_heat_errors(pos, faces, h, pp3d, cells: int = 40):
     return np.concatenate(out)
 
 
+def test_a_metric_spacing_gives_two_resolutions_about_the_same_coarse_levels():
+    """With cell sizes in the mesh's units, icospheres with 4x and 16x more vertices than the
+    coarse level coarsen to within 15% of the same counts; a count factor would not."""
+    counts = []
+    for subdivisions in (4, 5):
+        pos, faces = icosphere(subdivisions)
+        h = mesh_hierarchy(pos, faces, num_levels=3, spacing=[0.15, 0.3])
+        counts.append([level.num_vertices for level in h.levels])
+    (fine4, a1, a2), (fine5, b1, b2) = counts
+    assert fine5 > 3.5 * fine4
+    assert abs(a1 / b1 - 1) < 0.15 and abs(a2 / b2 - 1) < 0.15, counts
+    with pytest.raises(ValueError, match="spacing"):
+        mesh_hierarchy(*icosphere(1), num_levels=3, spacing=[0.1])
+
+
 def test_samples_respect_thin_parts_and_components():
     """Two parallel sheets closer than a cell are never one cluster: each keeps samples."""
     pos, faces = grid(10)
