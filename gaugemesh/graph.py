@@ -83,7 +83,9 @@ def mesh_to_data(
         feature_options: Their parameters.
         structure_group: ``"SO2"`` (default), or ``"O2"`` for the O(2) frame field of any
             surface, orientable or not (``docs/conventions.md``): it adds ``reflection [E]``
-            (bool), the transporters' reflections; ``"levi-civita"`` only, no ``features`` yet.
+            (bool), the transporters' reflections; ``"levi-civita"`` only. Features are then
+            expressed in its frames and ``x_type`` is an :class:`~gaugemesh.o2.O2FieldType`
+            string (see :mod:`gaugemesh.features`).
 
     Returns:
         ``Data`` with ``pos [V, 3]``, ``face [3, F]``, ``frame [V, 3, 3]`` (rows e1, e2, n),
@@ -108,12 +110,13 @@ def mesh_to_data(
     # Checked before the cast, which would turn overflow into inf without a word; pos first,
     # so a Mesh built without validate_mesh fails before the frame field is computed from it.
     _check_representable({"pos": mesh.pos}, dtype)
-    field = _frame_field(mesh, structure_group, connection, frames, seed, features)
+    field = _frame_field(mesh, structure_group, connection, frames, seed)
     real = {"pos": mesh.pos, "frame": field.frame, "theta": field.theta, "transport": field.transport,
             "edge_weight": field.edge_weight, "area": field.area}
     extra = {} if structure_group == "SO2" else {"reflection": torch.from_numpy(field.reflection.copy())}
     if features is not None:
-        real["x"], extra["x_type"] = compute_features(mesh.pos, mesh.faces, field.frame, features, feature_options)
+        real["x"], extra["x_type"] = compute_features(mesh.pos, mesh.faces, field.frame, features, feature_options,
+                                                      structure_group)
     _check_representable({key: a for key, a in real.items() if key != "pos"}, dtype)
 
     def cast(key: str) -> torch.Tensor:
@@ -136,7 +139,7 @@ def mesh_to_data(
     )
 
 
-def _frame_field(mesh: Mesh, structure_group: str, connection, frames, seed, features):
+def _frame_field(mesh: Mesh, structure_group: str, connection, frames, seed):
     """The SO(2) frame field, or the O(2) one (:mod:`gaugemesh.geometry.o2_frame_field`)."""
     if structure_group == "SO2":
         if not mesh.orientable:
@@ -145,9 +148,8 @@ def _frame_field(mesh: Mesh, structure_group: str, connection, frames, seed, fea
         return frame_field(mesh.pos, mesh.faces, connection=connection, frames=frames, seed=seed)
     if structure_group != "O2":
         raise ValueError(f"structure_group must be 'SO2' or 'O2', got {structure_group!r}.")
-    if connection != "levi-civita" or features is not None:
-        raise ValueError("structure_group='O2' supports connection='levi-civita' and no features yet "
-                         f"(got connection={connection!r}, features={features!r}).")
+    if connection != "levi-civita":
+        raise ValueError(f"structure_group='O2' supports connection='levi-civita' only, got connection={connection!r}.")
     return o2_frame_field(mesh.pos, mesh.faces, frames=frames, seed=seed)
 
 

@@ -55,8 +55,6 @@ def test_options_o2_does_not_take_are_refused():
         mesh_to_data(mesh, structure_group="so2")
     with pytest.raises(ValueError, match="levi-civita"):
         mesh_to_data(mesh, connection="projection", structure_group="O2")
-    with pytest.raises(ValueError, match="features"):
-        mesh_to_data(mesh, features=["xyz"], structure_group="O2")
 
 
 def test_shared_moebius_mesh(test_meshes_dir):

@@ -93,17 +93,26 @@ def component_hks(pos: np.ndarray, faces: np.ndarray, times: np.ndarray, spectru
     return heat_kernel_signature(evals, evecs, times) / trace
 
 
-def mean_curvature(pos: np.ndarray, faces: np.ndarray) -> np.ndarray:
+def mean_curvature(pos: np.ndarray, faces: np.ndarray, normals: np.ndarray | None = None) -> np.ndarray:
     """Mean curvature ``H`` from the cotan Laplacian of the positions: ``L x / (2 M) = H n``.
 
     Positive where the surface bends away from its normal (a sphere with outward normals).
     Boundary vertices carry the boundary's own curvature, as with any cotan formula.
 
+    Args:
+        pos: Vertex positions.
+        faces: Triangles.
+        normals: The normals whose side fixes the sign (unit, ``[V, 3]``); by default the
+            angle-weighted normals of the faces' windings. A non-orientable mesh has no
+            consistent windings: pass the normals of its O(2) frames (each vertex's local
+            orientation), which makes ``H`` a pseudo-scalar. ``L x`` itself does not depend
+            on the windings.
+
     Shapes:
         pos: ``[V, 3]``; faces: ``[F, 3]``; returns ``[V]`` (units 1 / length).
     """
     hn = cotan_laplacian(pos, faces) @ pos / (2.0 * lumped_mass(pos, faces))[:, None]
-    return np.einsum("vd,vd->v", hn, vertex_normals(pos, faces))
+    return np.einsum("vd,vd->v", hn, vertex_normals(pos, faces) if normals is None else normals)
 
 
 def gaussian_curvature(pos: np.ndarray, faces: np.ndarray) -> np.ndarray:
@@ -120,24 +129,25 @@ def gaussian_curvature(pos: np.ndarray, faces: np.ndarray) -> np.ndarray:
     return curvature
 
 
-def curvature_features(pos: np.ndarray, faces: np.ndarray) -> np.ndarray:
+def curvature_features(pos: np.ndarray, faces: np.ndarray, normals: np.ndarray | None = None) -> np.ndarray:
     """Scale-free mean and Gaussian curvature, compressed with ``arcsinh``, per component.
 
     Columns: ``arcsinh(H sqrt(A))`` and ``arcsinh(K A / (4 pi))`` with ``A`` the area of the
     vertex's connected component (a round sphere gives ``arcsinh(2 sqrt(pi))`` and
     ``arcsinh(1)``). ``arcsinh`` tames the heavy tails that sharp vertices of coarse meshes
     produce while keeping the sign. Components below :data:`MIN_COMPONENT_VERTICES` or
-    without area get 0.
+    without area get 0. ``normals`` sign the mean curvature (see :func:`mean_curvature`).
 
     Shapes:
-        pos: ``[V, 3]``; faces: ``[F, 3]``; returns ``[V, 2]``.
+        pos: ``[V, 3]``; faces: ``[F, 3]``; normals: ``[V, 3]``; returns ``[V, 2]``.
     """
-    return per_component(lambda c: _component_curvature(c.pos, c.faces), pos, faces, (2,), fill=FEATURELESS)
+    return per_component(lambda c: _component_curvature(c.pos, c.faces, None if normals is None else normals[c.vertices]),
+                         pos, faces, (2,), fill=FEATURELESS)
 
 
-def _component_curvature(pos: np.ndarray, faces: np.ndarray) -> np.ndarray:
+def _component_curvature(pos: np.ndarray, faces: np.ndarray, normals: np.ndarray | None = None) -> np.ndarray:
     """:func:`curvature_features` of a connected mesh."""
     area = float(face_areas(pos, faces).sum())
-    h = mean_curvature(pos, faces) * np.sqrt(area)
+    h = mean_curvature(pos, faces, normals) * np.sqrt(area)
     k = gaussian_curvature(pos, faces) * area / (4 * np.pi)
     return np.arcsinh(np.stack([h, k], axis=1))
