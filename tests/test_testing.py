@@ -73,8 +73,34 @@ def test_seeded_calls_do_not_touch_global_rng():
     assert torch.equal(torch.get_rng_state(), state)
 
 
-def test_tolerances_documented():
-    assert DEFAULT_RTOL[torch.float32] <= 1e-5 and DEFAULT_RTOL[torch.float64] <= 1e-11
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_the_default_tolerance_passes_rounding_and_catches_a_break_ten_times_its_size(dtype):
+    """DEFAULT_RTOL[dtype] is the bar the helper applies to x.dtype: three exact layers in that
+    dtype stay under it (rounding only); the same stack plus a constant on its vector outputs
+    of 10 x DEFAULT_RTOL relative to the output is caught. In float64 that break would pass
+    under float32's tolerance: each dtype gets its own, not the loosest."""
+    data = random_geometry(1, dtype=dtype)
+    convs = [randomize_parameters(GemConv(TYPE, TYPE).to(dtype)) for _ in range(3)]
+    vector_part = torch.tensor([0, 0, 1, 0, 1, 0], dtype=dtype)  # the cos component of each order-1 field
+    x = torch.randn(data.num_nodes, TYPE.dim, dtype=dtype)
+
+    def stack(x, data, leak=0.0):
+        for conv in convs:
+            x = conv(x, data.edge_index, data.theta, data.transport, data.edge_weight)
+        return x + leak * vector_part
+
+    tol = DEFAULT_RTOL[dtype]
+    error = assert_gauge_equivariant(stack, data, x, TYPE, TYPE)
+    assert error <= tol
+    scale = float(stack(x, data).abs().max())
+
+    def broken(x, data):
+        return stack(x, data, leak=10 * tol * scale)
+
+    with pytest.raises(AssertionError, match="not gauge equivariant"):
+        assert_gauge_equivariant(broken, data, x, TYPE, TYPE)
+    if dtype == torch.float64:
+        assert_gauge_equivariant(broken, data, x, TYPE, TYPE, rtol=DEFAULT_RTOL[torch.float32])
 
 
 def test_a_layer_returning_zeros_fails_instead_of_passing():

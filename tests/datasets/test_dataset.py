@@ -37,9 +37,30 @@ def test_pre_transform_is_cached_and_transform_runs_per_access(tmp_path):
     assert sample.touched.item() in (1, 2, 3) and sample.x.shape[1] == FieldType(sample.x_type).dim
 
     gauged = MeshDataset(root, transform=RandomGauge(x_type=sample.x_type), **kwargs)
+    plain = MeshDataset(root, **kwargs)[0]
     a, b = gauged[0], gauged[0]
     assert not torch.equal(a.theta, b.theta)  # a new random gauge per access
-    torch.testing.assert_close(a.x[:, :4], b.x[:, :4])  # invariant scalars unchanged
+    assert FieldType(sample.x_type) == FieldType("4x0 + 2x1")
+    for moved in (a, b):
+        _assert_features_rotate_with_the_frames(plain, moved)
+    assert (a.x[:, 4:] - b.x[:, 4:]).abs().max() > 1e-3  # two gauges, two sets of vector columns
+
+
+def _assert_features_rotate_with_the_frames(plain, moved):
+    """``x`` of type "4x0 + 2x1" in a new gauge: the angle phi each frame turned by (read from
+    the frames), the scalars unchanged, each (cos, sin) pair multiplied by exp(-i phi), and so
+    the same tangent vectors in space."""
+    e1, e2, _ = plain.frame.unbind(1)
+    e1_new, e2_new, _ = moved.frame.unbind(1)
+    phi = torch.atan2((e1_new * e2).sum(1), (e1_new * e1).sum(1))
+    assert phi.abs().max() > 1.0
+    torch.testing.assert_close(moved.x[:, :4], plain.x[:, :4], rtol=0, atol=0)
+    pairs, moved_pairs = plain.x[:, 4:].reshape(-1, 2, 2), moved.x[:, 4:].reshape(-1, 2, 2)
+    z, z_new = torch.complex(pairs[..., 0], pairs[..., 1]), torch.complex(moved_pairs[..., 0], moved_pairs[..., 1])
+    torch.testing.assert_close(z_new, torch.exp(-1j * phi.to(z.real.dtype))[:, None] * z, rtol=0, atol=1e-5)
+    in_space = pairs[..., :1] * e1[:, None] + pairs[..., 1:] * e2[:, None]  # [V, fields, 3]
+    torch.testing.assert_close(moved_pairs[..., :1] * e1_new[:, None] + moved_pairs[..., 1:] * e2_new[:, None], in_space,
+                               rtol=0, atol=1e-5)
 
 
 def test_batches_of_meshcnn_samples(tmp_path):

@@ -123,13 +123,16 @@ def test_shared_geometry_and_cache(graph):
     args = (graph.edge_index, graph.theta, graph.transport, graph.edge_weight)
     y = conv(x, *args)
     first = conv._cache._geometry
-    assert conv(x, *args) is not None and conv._cache._geometry is first  # cache hit
-    torch.testing.assert_close(conv(x, geometry=ConvGeometry(*args)), y)
+    again = conv(x, *args)
+    assert conv._cache._geometry is first  # cache hit
+    torch.testing.assert_close(again, y, rtol=0, atol=0)
+    torch.testing.assert_close(again, conv(x, geometry=ConvGeometry(*args)), rtol=0, atol=0)  # as uncached
     with torch.no_grad():
         graph.theta.add_(0.5)  # in-place change: the cache must notice
     y2 = conv(x, *args)
     assert conv._cache._geometry is not first
     assert not torch.allclose(y, y2)
+    torch.testing.assert_close(y2, conv(x, geometry=ConvGeometry(*args)), rtol=0, atol=0)  # the new angles' result
 
 
 def test_checks_input():

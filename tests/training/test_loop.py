@@ -12,6 +12,7 @@ from torch_geometric.data import Data
 from gaugemesh import mesh_to_data, validate_mesh
 from gaugemesh.training.checkpoint import CheckpointError
 from gaugemesh.training.loop import Trainer, TrainSettings, evaluate
+from gaugemesh.training.metrics import IGNORE_INDEX
 from tests.conftest import icosphere
 
 
@@ -37,6 +38,47 @@ def _dataset(num=6, seed=0):
         out.append(Data(x=x, y=y, **{k: geometry[k] for k in ("edge_index", "theta", "transport", "edge_weight")},
                         num_nodes=geometry.num_nodes))
     return out
+
+
+def _by_hand(model, dataset):
+    """Pooled vertex accuracy, mean IoU and mean loss over the labelled vertices of the whole
+    set, from the model's own predictions one mesh at a time."""
+    model.eval()
+    with torch.no_grad():
+        scores = torch.cat([model(d) for d in dataset]).double()
+    y = torch.cat([d.y for d in dataset])
+    labelled = y != IGNORE_INDEX
+    pred, target = scores.argmax(1)[labelled], y[labelled]
+    ious = []
+    for c in range(scores.size(1)):
+        union = int(((pred == c) | (target == c)).sum())
+        if union:  # classes neither predicted nor present have no IoU
+            ious.append(int(((pred == c) & (target == c)).sum()) / union)
+    loss = torch.nn.functional.cross_entropy(scores[labelled], target, reduction="mean")
+    return {"vertex_acc": float((pred == target).double().mean()), "vertex_miou": sum(ious) / len(ious),
+            "loss": float(loss)}
+
+
+def test_evaluate_pools_accuracy_iou_and_loss_over_the_labelled_vertices():
+    """Against the numbers computed by hand from the model's predictions: meshes of two sizes
+    (pooled is not the mean of per-mesh fractions), some vertices unlabelled, batches that
+    split the set unevenly."""
+    torch.manual_seed(0)
+    model = Tiny()
+    dataset = []
+    for k, num_nodes in enumerate([42, 162, 42]):  # the model reads x only: no geometry needed
+        x = torch.randn(num_nodes, 4)
+        y = (x[:, 0] > 0).long() + (x[:, 1] > 0.5).long()
+        y[k :: 5] = IGNORE_INDEX
+        dataset.append(Data(x=x, y=y, num_nodes=num_nodes))
+    expected = _by_hand(model, dataset)
+    assert 0.05 < expected["vertex_acc"] < 0.95  # neither all right nor all wrong: the check can tell
+    model.train()  # evaluate must switch dropout off itself
+    got = evaluate(model, dataset, torch.device("cpu"), batch_size=2)
+    for key, value in expected.items():
+        assert got[key] == pytest.approx(value, rel=1e-6), key
+    per_mesh = sum(_by_hand(model, [d])["vertex_acc"] for d in dataset) / len(dataset)
+    assert per_mesh != pytest.approx(expected["vertex_acc"], rel=1e-6)  # so pooling is what was checked
 
 
 def _trainer(out, epochs=4, **kw):
@@ -107,7 +149,9 @@ def test_two_gloo_processes_match_one_process_on_the_same_global_batch(tmp_path)
     for key, value in single.model.state_dict().items():
         assert torch.equal(ranks[0][key], ranks[1][key]), key
         torch.testing.assert_close(ranks[0][key], value, rtol=1e-5, atol=1e-6)
-    assert evaluate(single.model, _dataset(1), torch.device("cpu"))["vertex_acc"] >= 0
+    held_out = _dataset(2, seed=3)
+    assert evaluate(single.model, held_out, torch.device("cpu"))["vertex_acc"] == pytest.approx(
+        _by_hand(single.model, held_out)["vertex_acc"], rel=1e-9)
 
 
 @pytest.mark.cuda
