@@ -81,6 +81,11 @@ def _train_config(args: argparse.Namespace) -> dict:
         config, reasons = default_config(args.data, args.out)
     except ValueError as exc:  # nothing recognisable in the folder: the user's to fix
         raise ConfigError(str(exc)) from exc
+    if any(item.partition("=")[0].strip() == "model.kind" for item in overrides):
+        # The recipe's [model] keys are GemResNet's: another kind starts from its own defaults.
+        config["model"] = {}
+        reasons = [r for r in reasons if not r.startswith("model:")] + ["model: model.kind and its options from "
+                                                                         "the command line, the rest its defaults"]
     print("default recipe (no --config):")
     for reason in reasons:
         print(f"  {reason}")

@@ -22,6 +22,7 @@ from gaugemesh.datasets.layouts import open_layout
 from gaugemesh.datasets.preprocess import preprocess
 from gaugemesh.datasets.sample import ProcessOptions
 from gaugemesh.features import DEFAULT_FEATURES, FeatureOptions
+from gaugemesh.hierarchy_data import as_hierarchy_data
 
 __all__ = ["MeshDataset", "train_val_split"]
 
@@ -55,6 +56,9 @@ class MeshDataset(Dataset):
             of skipping it.
         in_memory: Keep the samples in memory after the first load.
         progress: Show a progress bar while preprocessing.
+        hierarchy_levels: Levels of the mesh hierarchy each sample holds (1: the mesh only);
+            samples with more are :class:`~gaugemesh.hierarchy_data.HierarchyData`, which
+            batch their coarse levels correctly.
         layout_options: Passed to the layout (e.g. ``unlabeled="ignore"``).
 
     Attributes:
@@ -72,10 +76,12 @@ class MeshDataset(Dataset):
                  feature_options: FeatureOptions = FeatureOptions(), connection: str = "levi-civita",
                  repair: bool | None = None, dtype: str = "float32", transform: Callable | None = None,
                  pre_transform: Callable | None = None, workers: int = 0, strict: bool = False,
-                 in_memory: bool = False, progress: bool = False, layout_options: dict[str, Any] | None = None):
+                 in_memory: bool = False, progress: bool = False, layout_options: dict[str, Any] | None = None,
+                 hierarchy_levels: int = 1):
         self.layout = open_layout(root, layout, **(layout_options or {}))
         self.split = split
-        self.options = ProcessOptions(features, feature_options, connection, repair=repair, dtype=dtype)
+        self.options = ProcessOptions(features, feature_options, connection, repair=repair, dtype=dtype,
+                                      hierarchy_levels=hierarchy_levels)
         self.cache_dir = Path(cache_dir) if cache_dir is not None else Path(root) / "processed"
         super().__init__(None, transform, pre_transform, log=False)
         items = self.layout.items(split)
@@ -100,6 +106,8 @@ class MeshDataset(Dataset):
         if self._memory is not None and idx in self._memory:
             return self._memory[idx].clone()
         data = load_entry(self._paths[idx])
+        if self.options.hierarchy_levels > 1:  # the cache stores a plain Data
+            data = as_hierarchy_data(data)
         if self._memory is not None:
             self._memory[idx] = data
             return data.clone()

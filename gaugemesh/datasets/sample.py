@@ -2,9 +2,9 @@
 
 (The pooled, cached run over a whole dataset is :mod:`~gaugemesh.datasets.preprocess`.)
 :func:`process_item` is the pure pipeline that the cache stores the result of:
-``layout.read`` (validated mesh + labels) -> :func:`~gaugemesh.mesh_to_data` (frame field and
-input features, float64) -> labels -> ``pre_transform`` -> cast to
-``dtype``. :class:`ProcessOptions` holds every option, and :meth:`ProcessOptions.key` is
+``layout.read`` (validated mesh + labels) -> :func:`mesh_sample` (frame field, input features
+and the coarse levels of a multi-scale model, float64) -> labels -> ``pre_transform`` -> cast
+to ``dtype``. :class:`ProcessOptions` holds every option, and :meth:`ProcessOptions.key` is
 what goes into the cache key.
 """
 
@@ -22,8 +22,10 @@ from torch_geometric.data import Data
 from gaugemesh.datasets.layouts import Layout, MeshItem
 from gaugemesh.features import DEFAULT_FEATURES, FeatureOptions, feature_names, feature_type_string
 from gaugemesh.graph import mesh_to_data
+from gaugemesh.hierarchy_data import add_hierarchy
+from gaugemesh.mesh import Mesh
 
-__all__ = ["ProcessOptions", "process_item", "check_feature_options", "DTYPES"]
+__all__ = ["ProcessOptions", "process_item", "mesh_sample", "cast_floats", "check_feature_options", "DTYPES"]
 
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
 
@@ -40,6 +42,8 @@ class ProcessOptions:
         repair: Repair meshes on load; ``None`` takes the layout's default.
         dtype: ``"float32"`` or ``"float64"``: the dtype of the stored floating tensors
             (geometry and features are computed in float64 either way).
+        hierarchy_levels: Levels of the mesh hierarchy to store (the mesh itself counts as
+            one; 1 stores none), for multi-scale models (:mod:`gaugemesh.hierarchy_data`).
     """
 
     features: tuple[str, ...] = DEFAULT_FEATURES
@@ -48,6 +52,7 @@ class ProcessOptions:
     frames: str = "default"
     repair: bool | None = None
     dtype: str = "float32"
+    hierarchy_levels: int = 1
 
     def __post_init__(self):
         object.__setattr__(self, "features", feature_names(self.features))
@@ -55,6 +60,7 @@ class ProcessOptions:
         check_feature_options(self.feature_options)
         if self.dtype not in DTYPES:
             raise ValueError(f"dtype must be one of {sorted(DTYPES)}, got {self.dtype!r}.")
+        _positive_integer("hierarchy_levels", self.hierarchy_levels)
         if self.frames not in ("default", "potpourri3d"):
             raise ValueError(f"cached frames must be 'default' or 'potpourri3d' (got {self.frames!r}); "
                              "use the RandomGauge transform for random gauges.")
@@ -66,6 +72,8 @@ class ProcessOptions:
     def key(self, layout: Layout, pre_transform: Callable | None = None) -> dict[str, Any]:
         """The JSON-able description of the options, layout and pre-transform (cache key)."""
         options = asdict(self.for_layout(layout))
+        if options["hierarchy_levels"] == 1:  # keyed only when used: caches from before stay valid
+            del options["hierarchy_levels"]
         return {"options": options, "layout": layout.key(), "pre_transform": repr(pre_transform)}
 
 
@@ -112,15 +120,29 @@ def process_item(layout: Layout, item: MeshItem, options: ProcessOptions = Proce
     """
     options = options.for_layout(layout)
     mesh, labels = layout.read(item, repair=options.repair)
-    # float64 until the pre_transform has run; the features cross into torch with the frames.
-    data = mesh_to_data(mesh, connection=options.connection, frames=options.frames, dtype=torch.float64,
-                        features=options.features, feature_options=options.feature_options)
+    data = mesh_sample(mesh, options)
     for name, value in labels.items():
         data[name] = _tensor(value)
     data.name = item.name
     if pre_transform is not None:
         data = pre_transform(data)
-    dtype = DTYPES[options.dtype]
+    return cast_floats(data, DTYPES[options.dtype])
+
+
+def mesh_sample(mesh: Mesh, options: ProcessOptions = ProcessOptions()) -> Data:
+    """The unlabelled sample of a validated mesh, in float64: frame field, input features and,
+    with ``options.hierarchy_levels > 1``, the coarse levels. ``predict`` builds a new mesh's
+    sample with this, so that it is the sample training saw."""
+    # The features cross into torch with the frames; float64 until the caller casts.
+    data = mesh_to_data(mesh, connection=options.connection, frames=options.frames, dtype=torch.float64,
+                        features=options.features, feature_options=options.feature_options)
+    if options.hierarchy_levels > 1:
+        data = add_hierarchy(data, options.hierarchy_levels, connection=options.connection)
+    return data
+
+
+def cast_floats(data: Data, dtype: torch.dtype) -> Data:
+    """Every floating tensor of ``data`` cast to ``dtype``, in place; integer ones untouched."""
     for name, value in data.items():
         if torch.is_tensor(value) and value.is_floating_point():
             data[name] = value.to(dtype)

@@ -10,6 +10,7 @@ from scipy.spatial.transform import Rotation
 from torch_geometric.data import Batch
 
 from gaugemesh.features import FeatureOptions, feature_type_string
+from gaugemesh.hierarchy_data import num_levels
 from gaugemesh.so2 import FieldType
 from gaugemesh.training.recipe import feature_options
 
@@ -32,6 +33,13 @@ def _random_rotation() -> torch.Tensor:
     return torch.from_numpy(Rotation.random(random_state=seed).as_matrix())
 
 
+def _random_angles(count: int, like: torch.Tensor) -> torch.Tensor:
+    """``count`` uniform angles in ``[-pi, pi)``, drawn on the CPU (its generator's state is in
+    every checkpoint), moved to ``like``'s device and dtype."""
+    phi = (torch.rand(count, dtype=torch.float64) * 2 - 1) * torch.pi
+    return phi.to(like.device, like.dtype, non_blocking=True)
+
+
 def make_augment(config: dict[str, Any], x_type: str):
     """The training-time augmentation of a batch: a random gauge and, where the inputs
     include ``xyz``, a random 3D rotation of those channels (other inputs are rotation
@@ -51,9 +59,10 @@ def make_augment(config: dict[str, Any], x_type: str):
     def apply(batch: Batch) -> Batch:
         batch = copy.copy(batch)  # shares the tensors; the caller's batch keeps its own
         if use_gauge:
-            # drawn on the CPU: its generator's state is in every checkpoint
-            phi = (torch.rand(batch.num_nodes, dtype=torch.float64) * 2 - 1) * torch.pi
-            batch.nonlinearity_gauge = phi.to(batch.x.device, batch.x.dtype, non_blocking=True)
+            batch.nonlinearity_gauge = _random_angles(batch.num_nodes, batch.x)
+            # A multi-scale sample: every coarse level in a gauge of its own (GemUNet reads them).
+            for k in range(1, num_levels(batch)):
+                batch[f"level{k}_nonlinearity_gauge"] = _random_angles(batch[f"level{k}_area"].size(0), batch.x)
         if xyz is not None:
             x = batch.x.clone()
             rotation = _random_rotation().to(x)

@@ -14,6 +14,7 @@ and shape before loading.
 from __future__ import annotations
 
 import itertools
+import math
 import os
 import re
 from pathlib import Path
@@ -23,7 +24,7 @@ import torch
 
 import gaugemesh
 from gaugemesh.atomic import atomic_torch_save
-from gaugemesh.models import GCNBaseline, GemResNet
+from gaugemesh.models import GCNBaseline, GemResNet, GemUNet
 from gaugemesh.so2 import FieldType
 
 __all__ = ["CheckpointError", "save_checkpoint", "load_checkpoint", "check_model_state", "load_weights", "FORMAT",
@@ -170,8 +171,42 @@ def _gcn_sizes(state: dict[str, torch.Tensor], options: dict[str, Any],
     yield "the number of input fields", _fields(in_type), _dim(state, "encode.weight", 1)
 
 
+def _unet_sizes(state: dict[str, torch.Tensor], options: dict[str, Any],
+                in_type: FieldType) -> Iterator[tuple[str, Any, Any]]:
+    """The sizes of a :class:`~gaugemesh.models.GemUNet` that its weights fix: levels, blocks,
+    and every level's hidden multiplicities (which ``width``, ``max_order`` and ``growth``
+    set, and a forged ``growth`` would otherwise blow up before any weight is compared)."""
+    levels = _count(state, "down")
+    yield "model.num_levels", options["num_levels"], levels
+    blocks = _count(state, "down.0")
+    yield "model.blocks_per_level", options["blocks_per_level"], blocks
+    first = _kernel(state, "down.0.0.conv1")
+    yield "model.num_radial", options["num_radial"], min((shape[0] for shape in first.values()), default=None)
+    yield "in_type", {n: in_type.multiplicity(n) for n in in_type.orders}, _by_order(first)
+    width, max_order, growth = options["width"], options["max_order"], options["growth"]
+    widths = [width] * (max_order + 1) if isinstance(width, int) and isinstance(max_order, int) else width
+    numbers = isinstance(widths, list) and all(isinstance(w, int) and not isinstance(w, bool) for w in widths)
+    if not numbers or isinstance(growth, bool) or not isinstance(growth, (int, float)):
+        yield "model.width, max_order and growth", (width, max_order, growth), "integers and a number"
+        return
+    for k in range(levels):
+        stored = _by_order(_kernel(state, f"down.{k}.{blocks - 1}.conv2"))
+        configured = {n: _grown(w, growth, k) for n, w in enumerate(widths)}
+        yield f"level {k}'s hidden multiplicities (model.width x model.growth^{k})", configured, stored
+
+
+def _grown(width: int, growth: float, level: int) -> int | float:
+    """GemUNet's multiplicity ``round(width * growth ** level)`` (at least 1), or the float
+    itself where it is too large to be one (a forged growth), which then matches no weight."""
+    try:
+        value = width * float(growth) ** level
+    except OverflowError:
+        return math.inf
+    return max(1, round(value)) if math.isfinite(value) and abs(value) < 2**53 else value
+
+
 #: Models whose sizes can be read off their weights; another model gets the generic bound only.
-READERS: dict[type, Reader] = {GemResNet: _gem_sizes, GCNBaseline: _gcn_sizes}
+READERS: dict[type, Reader] = {GemResNet: _gem_sizes, GemUNet: _unet_sizes, GCNBaseline: _gcn_sizes}
 
 
 def _integers(value: Any) -> list[int]:

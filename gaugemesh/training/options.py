@@ -68,6 +68,8 @@ class FeaturesOptions:
         names: Input features (see :data:`gaugemesh.features.FEATURES`).
         connection: ``"levi-civita"`` or ``"projection"``.
         hks_count, grad_count, eigs: As :class:`gaugemesh.features.FeatureOptions`.
+        hierarchy_levels: Levels of the mesh hierarchy computed and cached with the features
+            (the mesh counts as one): what ``model.kind = "gem_unet"`` pools through.
     """
 
     names: list[str] = field(default_factory=lambda: list(DEFAULT_FEATURES))
@@ -75,6 +77,7 @@ class FeaturesOptions:
     hks_count: int = _FEATURE_DEFAULTS.hks_count
     grad_count: int = _FEATURE_DEFAULTS.grad_count
     eigs: int = _FEATURE_DEFAULTS.eigs
+    hierarchy_levels: int = 1
 
 
 @dataclass(frozen=True)

@@ -17,12 +17,12 @@ from typing import Iterable, Sequence
 import numpy as np
 import torch
 
-from gaugemesh.graph import mesh_to_data
+from gaugemesh.datasets.sample import cast_floats, mesh_sample
 from gaugemesh.io import SUPPORTED_SUFFIXES, read_mesh_arrays
 from gaugemesh.mesh import Mesh, MeshError, validate_mesh
 from gaugemesh.training.loop import predict_scores, resolve_device
 from gaugemesh.training.precision import Precision
-from gaugemesh.training.recipe import feature_options, load_model
+from gaugemesh.training.recipe import load_model, process_options
 from gaugemesh.training.run_folder import JobError, check_out_dir
 
 __all__ = ["Prediction", "Predictor", "PredictSummary", "find_meshes", "predict_meshes", "predict_mesh"]
@@ -96,10 +96,8 @@ class Predictor:
         return _in_file_order(validated, probabilities, len(file_pos), len(file_faces))
 
     def _probabilities(self, mesh: Mesh) -> np.ndarray:
-        features = self.state["config"]["features"]
-        # Computed in float64 numpy either way; float32 is what the model was trained on.
-        data = mesh_to_data(mesh, connection=features.get("connection", "levi-civita"), dtype=torch.float32,
-                            features=features["names"], feature_options=feature_options(features))
+        # float32: what the model was trained on (the cache's dtype).
+        data = cast_floats(mesh_sample(mesh, process_options(self.state["config"])), torch.float32)
         return predict_scores(self.model, data, self.device, self.precision).softmax(1).numpy()
 
 

@@ -16,12 +16,13 @@ import torch
 
 from gaugemesh.datasets import MeshDataset, ProcessOptions
 from gaugemesh.features import FeatureOptions
-from gaugemesh.models import GCNBaseline, GemResNet
+from gaugemesh.models import GCNBaseline, GemResNet, GemUNet
 from gaugemesh.training.checkpoint import CheckpointError, check_model_state, load_checkpoint, load_weights
 from gaugemesh.training.config import ConfigError, check_keys
 from gaugemesh.training.loop import resolve_device
 
-__all__ = ["MODELS", "feature_options", "process_options", "open_dataset", "model_options", "build_model", "check_device", "load_model"]
+__all__ = ["MODELS", "feature_options", "process_options", "open_dataset", "model_options", "build_model",
+           "check_levels", "check_device", "load_model"]
 
 
 _FEATURE_OPTION_KEYS = ("hks_count", "grad_count", "eigs")
@@ -37,7 +38,8 @@ def process_options(config: dict[str, Any]) -> ProcessOptions:
     ``eval`` and ``predict`` alike (so that a cache filled by one is found by the others)."""
     data, features = config["data"], config["features"]
     return ProcessOptions(tuple(features["names"]), feature_options(features),
-                          features.get("connection", "levi-civita"), repair=data.get("repair"))
+                          features.get("connection", "levi-civita"), repair=data.get("repair"),
+                          hierarchy_levels=int(features.get("hierarchy_levels", 1)))
 
 
 def open_dataset(config: dict[str, Any], split: str, root: str | os.PathLike | None = None,
@@ -50,10 +52,10 @@ def open_dataset(config: dict[str, Any], split: str, root: str | os.PathLike | N
                        features=options.features, feature_options=options.feature_options,
                        connection=options.connection, repair=options.repair, dtype=options.dtype,
                        workers=int(data.get("workers", 2)), strict=bool(data.get("strict", False)), in_memory=True,
-                       progress=progress)
+                       progress=progress, hierarchy_levels=options.hierarchy_levels)
 
 
-MODELS = {"gem": GemResNet, "gcn": GCNBaseline}
+MODELS = {"gem": GemResNet, "gem_unet": GemUNet, "gcn": GCNBaseline}
 
 
 def model_options(model_config: dict[str, Any]) -> tuple[type, dict[str, Any], dict[str, Any]]:
@@ -77,8 +79,9 @@ def model_options(model_config: dict[str, Any]) -> tuple[type, dict[str, Any], d
 
 def build_model(model_config: dict[str, Any], in_type: str, num_classes: int) -> torch.nn.Module:
     """The network of the ``[model]`` table: ``kind = "gem"`` (default,
-    :class:`~gaugemesh.models.GemResNet`) or ``"gcn"`` (:class:`~gaugemesh.models.GCNBaseline`);
-    the other keys are the class's arguments.
+    :class:`~gaugemesh.models.GemResNet`), ``"gem_unet"`` (:class:`~gaugemesh.models.GemUNet`)
+    or ``"gcn"`` (:class:`~gaugemesh.models.GCNBaseline`); the other keys are the class's
+    arguments.
 
     Raises:
         ConfigError: an unknown kind or key, or a value the class refuses.
@@ -88,6 +91,21 @@ def build_model(model_config: dict[str, Any], in_type: str, num_classes: int) ->
         return model_class(in_type, num_classes, **given)
     except (TypeError, ValueError) as exc:  # the class's own argument checks
         raise ConfigError(f"[model] {given} cannot build {model_class.__name__}: {exc}") from exc
+
+
+def check_levels(config: dict[str, Any]) -> None:
+    """A multi-scale model needs its levels in the samples: refuse a config where the model
+    pools through more levels than preprocessing stores, before any mesh is processed.
+
+    Raises:
+        ConfigError: naming both keys and the value that fixes it.
+    """
+    model_class, _, options = model_options(config["model"])
+    wanted = int(options.get("num_levels", 1)) if model_class is GemUNet else 1
+    stored = int(config["features"].get("hierarchy_levels", 1))
+    if wanted > stored:
+        raise ConfigError(f"model.num_levels = {wanted} needs features.hierarchy_levels >= {wanted} (the samples "
+                          f"store {stored}); set features.hierarchy_levels={wanted}")
 
 
 def check_device(name: str, key: str) -> None:
