@@ -22,7 +22,7 @@ from gaugemesh.datasets.layouts import open_layout
 from gaugemesh.datasets.preprocess import preprocess
 from gaugemesh.datasets.sample import ProcessOptions
 from gaugemesh.features import DEFAULT_FEATURES, FeatureOptions
-from gaugemesh.hierarchy_data import as_hierarchy_data
+from gaugemesh.hierarchy.data import as_hierarchy_data
 
 __all__ = ["MeshDataset", "train_val_split"]
 
@@ -49,6 +49,8 @@ class MeshDataset(Dataset):
         connection: ``"levi-civita"`` or ``"projection"``.
         repair: Repair meshes on load (``None``: the layout's default).
         dtype: ``"float32"`` or ``"float64"``.
+        structure_group: ``"SO2"`` or ``"O2"`` (frames that may be reflected: ``reflection`` per
+            edge and O(2) feature types, see :func:`~gaugemesh.mesh_to_data`).
         transform: Applied on every access.
         pre_transform: Applied before caching.
         workers: Processes for the preprocessing of missing entries.
@@ -57,7 +59,7 @@ class MeshDataset(Dataset):
         in_memory: Keep the samples in memory after the first load.
         progress: Show a progress bar while preprocessing.
         hierarchy_levels: Levels of the mesh hierarchy each sample holds (1: the mesh only);
-            samples with more are :class:`~gaugemesh.hierarchy_data.HierarchyData`, which
+            samples with more are :class:`~gaugemesh.hierarchy.data.HierarchyData`, which
             batch their coarse levels correctly.
         layout_options: Passed to the layout (e.g. ``unlabeled="ignore"``).
 
@@ -74,13 +76,15 @@ class MeshDataset(Dataset):
     def __init__(self, root: os.PathLike, split: str = "train", *, layout: str = "auto",
                  cache_dir: os.PathLike | None = None, features: Sequence[str] = DEFAULT_FEATURES,
                  feature_options: FeatureOptions = FeatureOptions(), connection: str = "levi-civita",
-                 repair: bool | None = None, dtype: str = "float32", transform: Callable | None = None,
+                 repair: bool | None = None, dtype: str = "float32", structure_group: str = "SO2",
+                 transform: Callable | None = None,
                  pre_transform: Callable | None = None, workers: int = 0, strict: bool = False,
                  in_memory: bool = False, progress: bool = False, layout_options: dict[str, Any] | None = None,
                  hierarchy_levels: int = 1):
         self.layout = open_layout(root, layout, **(layout_options or {}))
         self.split = split
         self.options = ProcessOptions(features, feature_options, connection, repair=repair, dtype=dtype,
+                                      structure_group=structure_group,
                                       hierarchy_levels=hierarchy_levels)
         self.cache_dir = Path(cache_dir) if cache_dir is not None else Path(root) / "processed"
         super().__init__(None, transform, pre_transform, log=False)

@@ -20,9 +20,9 @@ import torch
 from torch_geometric.data import Data
 
 from gaugemesh.datasets.layouts import Layout, MeshItem
-from gaugemesh.features import DEFAULT_FEATURES, FeatureOptions, feature_names, feature_type_string
+from gaugemesh.features import DEFAULT_FEATURES, STRUCTURE_GROUPS, FeatureOptions, feature_names, feature_type_string
 from gaugemesh.graph import mesh_to_data
-from gaugemesh.hierarchy_data import add_hierarchy
+from gaugemesh.hierarchy.data import add_hierarchy
 from gaugemesh.mesh import Mesh
 
 __all__ = ["ProcessOptions", "process_item", "mesh_sample", "cast_floats", "check_feature_options", "DTYPES"]
@@ -42,8 +42,10 @@ class ProcessOptions:
         repair: Repair meshes on load; ``None`` takes the layout's default.
         dtype: ``"float32"`` or ``"float64"``: the dtype of the stored floating tensors
             (geometry and features are computed in float64 either way).
+        structure_group: ``"SO2"`` or ``"O2"`` (:func:`~gaugemesh.mesh_to_data`); in the cache
+            key only when it is ``"O2"``, so that the caches of SO(2) runs stay valid.
         hierarchy_levels: Levels of the mesh hierarchy to store (the mesh itself counts as
-            one; 1 stores none), for multi-scale models (:mod:`gaugemesh.hierarchy_data`).
+            one; 1 stores none), for multi-scale models (:mod:`gaugemesh.hierarchy.data`).
     """
 
     features: tuple[str, ...] = DEFAULT_FEATURES
@@ -52,6 +54,7 @@ class ProcessOptions:
     frames: str = "default"
     repair: bool | None = None
     dtype: str = "float32"
+    structure_group: str = "SO2"
     hierarchy_levels: int = 1
 
     def __post_init__(self):
@@ -64,6 +67,11 @@ class ProcessOptions:
         if self.frames not in ("default", "potpourri3d"):
             raise ValueError(f"cached frames must be 'default' or 'potpourri3d' (got {self.frames!r}); "
                              "use the RandomGauge transform for random gauges.")
+        if self.structure_group not in STRUCTURE_GROUPS:
+            raise ValueError(f"structure_group must be one of {STRUCTURE_GROUPS}, got {self.structure_group!r}.")
+        if self.structure_group == "O2" and (self.connection, self.frames) != ("levi-civita", "default"):
+            raise ValueError("structure_group 'O2' takes connection 'levi-civita' and frames 'default' only, got "
+                             f"connection {self.connection!r} and frames {self.frames!r}.")
 
     def for_layout(self, layout: Layout) -> "ProcessOptions":
         """These options with ``repair`` resolved to the layout's default where unset."""
@@ -72,6 +80,8 @@ class ProcessOptions:
     def key(self, layout: Layout, pre_transform: Callable | None = None) -> dict[str, Any]:
         """The JSON-able description of the options, layout and pre-transform (cache key)."""
         options = asdict(self.for_layout(layout))
+        if options["structure_group"] == "SO2":  # keyed only when O(2): SO(2) caches from before stay valid
+            del options["structure_group"]
         if options["hierarchy_levels"] == 1:  # keyed only when used: caches from before stay valid
             del options["hierarchy_levels"]
         return {"options": options, "layout": layout.key(), "pre_transform": repr(pre_transform)}
@@ -135,7 +145,8 @@ def mesh_sample(mesh: Mesh, options: ProcessOptions = ProcessOptions()) -> Data:
     sample with this, so that it is the sample training saw."""
     # The features cross into torch with the frames; float64 until the caller casts.
     data = mesh_to_data(mesh, connection=options.connection, frames=options.frames, dtype=torch.float64,
-                        features=options.features, feature_options=options.feature_options)
+                        features=options.features, feature_options=options.feature_options,
+                        structure_group=options.structure_group)
     if options.hierarchy_levels > 1:
         data = add_hierarchy(data, options.hierarchy_levels, connection=options.connection)
     return data

@@ -22,7 +22,7 @@ import numpy as np
 from gaugemesh.geometry.halfedges import DirectedEdges, IntrinsicAngles
 from gaugemesh.geometry.measures import cross, wrap_angle
 
-__all__ = ["CONNECTIONS", "levi_civita_connection", "projection_connection"]
+__all__ = ["CONNECTIONS", "levi_civita_connection", "projection_connection", "rotate_normal_onto"]
 
 CONNECTIONS = ("levi-civita", "projection")
 
@@ -46,7 +46,7 @@ def levi_civita_connection(pos, frame, edges: DirectedEdges, intrinsic: Intrinsi
     return theta, transport
 
 
-def _rotate_normal_onto(v, n_from, n_to):
+def rotate_normal_onto(v, n_from, n_to):
     """Apply the smallest rotation taking unit ``n_from`` to unit ``n_to`` to ``v``.
 
     ``R v = c v + w x v + (w . v) w / (1 + c)`` with ``w = n_from x n_to``, ``c = n_from . n_to``.
@@ -74,6 +74,6 @@ def projection_connection(pos, frame, edges: DirectedEdges):
     """
     i, j = edges.target, edges.source
     theta = _polar(pos[j] - pos[i], frame[i])
-    carried_e1 = _rotate_normal_onto(frame[j, 0], frame[j, 2], frame[i, 2])
+    carried_e1 = rotate_normal_onto(frame[j, 0], frame[j, 2], frame[i, 2])
     transport = wrap_angle(_polar(carried_e1, frame[i]))
     return theta, transport

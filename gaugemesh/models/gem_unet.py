@@ -7,7 +7,7 @@ from typing import Sequence
 import torch
 from torch import Tensor, nn
 
-from gaugemesh.hierarchy_data import level_data, num_levels, pool_map
+from gaugemesh.hierarchy.data import level_data, num_levels, pool_map
 from gaugemesh.models.block import GemResBlock
 from gaugemesh.nn import ConvGeometry, GeometryCache, InvariantReadout, check_chain
 from gaugemesh.nn.pool import ParallelTransportPool, ParallelTransportUnpool
@@ -23,7 +23,7 @@ def _level_types(widths: Sequence[int], growth: float, levels: int) -> list[Fiel
 
 class GemUNet(nn.Module):
     """Residual :class:`~gaugemesh.models.GemResBlock` stages on every level of a hierarchy
-    (:mod:`gaugemesh.hierarchy_data`), joined by parallel-transport pooling, with skip
+    (:mod:`gaugemesh.hierarchy.data`), joined by parallel-transport pooling, with skip
     connections across levels; then, as in :class:`~gaugemesh.models.GemResNet`, an invariant
     readout (scalars and norms) and a per-vertex linear classifier.
 
@@ -53,7 +53,7 @@ class GemUNet(nn.Module):
 
     Shapes:
         - data.x: ``[V, in_type.dim]``; level 0's geometry as for ``GemResNet``; the keys of
-          :mod:`gaugemesh.hierarchy_data` for levels ``1 .. L-1``
+          :mod:`gaugemesh.hierarchy.data` for levels ``1 .. L-1``
         - output: ``[V, num_classes]``
     """
 
@@ -122,7 +122,7 @@ class GemUNet(nn.Module):
         self.in_type.check_declared(getattr(data, "x_type", None))
         if num_levels(data) < self.num_levels:
             raise ValueError(f"GemUNet uses {self.num_levels} levels but data holds {num_levels(data)}; "
-                             "add them with gaugemesh.hierarchy_data.add_hierarchy(data, num_levels).")
+                             "add them with gaugemesh.hierarchy.data.add_hierarchy(data, num_levels).")
         geometries = self._geometries(data, geometry)
         gauges = [getattr(data, "nonlinearity_gauge" if k == 0 else f"level{k}_nonlinearity_gauge", None)
                   for k in range(self.num_levels)]

@@ -1,7 +1,7 @@
 """Pooling to a coarser level of a mesh hierarchy and back, by parallel transport.
 
 A fine vertex ``f`` maps to one coarse vertex ``c = index[f]``; ``angle[f]`` carries a tangent
-vector from ``f``'s frame into ``c``'s (:mod:`gaugemesh.geometry.hierarchy`). A feature of any
+vector from ``f``'s frame into ``c``'s (:mod:`gaugemesh.hierarchy.levels`). A feature of any
 type is carried by its representation, ``rho(angle[f]) x_f``, which is what makes both layers
 gauge equivariant for independent gauges ``phi`` (fine) and ``psi`` (coarse):
 ``rho(angle - psi_c + phi_f) rho(-phi_f) x_f = rho(-psi_c) rho(angle) x_f``.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import logging
 from typing import Any
 
 import torch
@@ -10,11 +11,13 @@ from scipy.spatial.transform import Rotation
 from torch_geometric.data import Batch
 
 from gaugemesh.features import FeatureOptions, feature_type_string
-from gaugemesh.hierarchy_data import num_levels
+from gaugemesh.hierarchy.data import num_levels
 from gaugemesh.so2 import FieldType
 from gaugemesh.training.recipe import feature_options
 
 __all__ = ["make_augment"]
+
+log = logging.getLogger(__name__)
 
 
 def _xyz_slice(names: list[str], options: FeatureOptions) -> slice | None:
@@ -53,6 +56,11 @@ def make_augment(config: dict[str, Any], x_type: str):
     augment, features = config["augment"], config["features"]
     xyz = _xyz_slice(list(features["names"]), feature_options(features)) if augment.get("rotate", True) else None
     use_gauge = augment.get("gauge", True)
+    if use_gauge and features.get("structure_group", "SO2") == "O2":
+        # An O(2) network's layers are all exactly equivariant (norm nonlinearities), so a random
+        # gauge would compute the very same logits: no augmentation, and no cost for it.
+        log.info("augment.gauge skipped: an O(2) network is exactly gauge equivariant, a random gauge changes nothing")
+        use_gauge = False
     if not use_gauge and xyz is None:
         return None
 

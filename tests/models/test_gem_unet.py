@@ -6,11 +6,11 @@ import pytest
 import torch
 from torch_geometric.data import Batch
 
-from gaugemesh.hierarchy_testing import assert_hierarchy_gauge_equivariant, assert_hierarchy_permutation_equivariant
+from gaugemesh.hierarchy.testing import assert_hierarchy_gauge_equivariant, assert_hierarchy_permutation_equivariant
 from gaugemesh.models.gem_unet import GemUNet
 from gaugemesh.nn import ConvGeometry
 from gaugemesh.testing import on_data, randomize_parameters
-from tests.test_hierarchy_data import hierarchy_meshes
+from tests.hierarchy.test_data import hierarchy_meshes
 
 
 @pytest.fixture(scope="module")

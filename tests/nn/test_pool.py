@@ -5,11 +5,11 @@ import pytest
 import torch
 from torch_geometric.data import Batch
 
-from gaugemesh.hierarchy_data import pool_map
-from gaugemesh.hierarchy_testing import assert_hierarchy_gauge_equivariant, assert_hierarchy_permutation_equivariant
+from gaugemesh.hierarchy.data import pool_map
+from gaugemesh.hierarchy.testing import assert_hierarchy_gauge_equivariant, assert_hierarchy_permutation_equivariant
 from gaugemesh.nn.pool import ParallelTransportPool, ParallelTransportUnpool
 from gaugemesh.so2 import FieldType
-from tests.test_hierarchy_data import hierarchy_meshes
+from tests.hierarchy.test_data import hierarchy_meshes
 
 TYPES = ["2x0 + 3x1 + 2x2", "1x1 + 2x0 + 1x3"]  # the second unsorted
 

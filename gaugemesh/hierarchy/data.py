@@ -1,8 +1,8 @@
 """A mesh hierarchy in a PyG ``Data``: coarse levels and the maps between them, batchable.
 
 Level ``0`` is the ``Data`` itself (:func:`~gaugemesh.mesh_to_data`'s keys). Level ``k >= 1``
-(a :class:`~gaugemesh.geometry.hierarchy.MeshLevel`) is stored under prefixed keys, and the
-map from level ``k - 1`` to level ``k`` (a :class:`~gaugemesh.geometry.hierarchy.LevelMap`)
+(a :class:`~gaugemesh.hierarchy.levels.MeshLevel`) is stored under prefixed keys, and the
+map from level ``k - 1`` to level ``k`` (a :class:`~gaugemesh.hierarchy.levels.LevelMap`)
 under ``pool{k}_``:
 
 ========================  =============  =====================================================
@@ -37,7 +37,7 @@ from torch import Tensor
 from torch_geometric.data import Data
 
 from gaugemesh.geometry import FrameField, frame_field
-from gaugemesh.geometry.hierarchy import MeshHierarchy, mesh_hierarchy
+from gaugemesh.hierarchy.levels import MeshHierarchy, mesh_hierarchy
 from gaugemesh.graph import gauge_transform
 
 __all__ = ["HierarchyData", "as_hierarchy_data", "add_hierarchy", "hierarchy_tensors", "num_levels",
@@ -108,7 +108,7 @@ def _level0_field(data: Data, connection: str) -> FrameField:
 def add_hierarchy(data: Data, num_levels: int = 3, factor: float = 4.0, connection: str = "levi-civita",
                   rule: str = "path", spacing: Sequence[float] | None = None) -> HierarchyData:
     """A copy of ``data`` (from :func:`~gaugemesh.mesh_to_data`) with ``num_levels - 1`` coarse
-    levels (:func:`~gaugemesh.geometry.hierarchy.mesh_hierarchy`), in ``data.pos``'s dtype.
+    levels (:func:`~gaugemesh.hierarchy.levels.mesh_hierarchy`), in ``data.pos``'s dtype.
 
     Reads ``pos``, ``face``, ``frame``; writes the keys of the module docstring. The maps'
     angles are computed in ``data``'s frames, so the result is right in any gauge.

@@ -8,9 +8,9 @@ from torch_geometric.loader import DataLoader
 
 import gaugemesh
 from gaugemesh.graph import gauge_transform
-from gaugemesh.hierarchy_data import (HierarchyData, add_hierarchy, as_hierarchy_data, gauge_transform_levels,
+from gaugemesh.hierarchy.data import (HierarchyData, add_hierarchy, as_hierarchy_data, gauge_transform_levels,
                                       level_data, num_levels, pool_map)
-from gaugemesh.hierarchy_testing import permute_levels, random_level_gauges
+from gaugemesh.hierarchy.testing import permute_levels, random_level_gauges
 from tests.conftest import grid, icosphere
 
 

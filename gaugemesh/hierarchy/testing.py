@@ -1,4 +1,4 @@
-"""Equivariance checks across the levels of a mesh hierarchy (:mod:`gaugemesh.hierarchy_data`).
+"""Equivariance checks across the levels of a mesh hierarchy (:mod:`gaugemesh.hierarchy.data`).
 
 The single-level helpers of :mod:`gaugemesh.testing` change the gauge of level 0 only; a
 layer or model that reads coarse levels must be checked with an independent random gauge
@@ -13,7 +13,7 @@ from typing import Sequence
 import torch
 from torch import Tensor
 
-from gaugemesh.hierarchy_data import HierarchyData, gauge_transform_levels, num_levels
+from gaugemesh.hierarchy.data import HierarchyData, gauge_transform_levels, num_levels
 from gaugemesh.so2 import FieldType
 from gaugemesh.testing import DEFAULT_RTOL, LayerCall, permute_graph, random_gauge
 

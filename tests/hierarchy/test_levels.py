@@ -6,7 +6,7 @@ import pytest
 import gaugemesh
 from gaugemesh.geometry import face_holonomy, frame_field, rotate_frames, wrap_angle
 from gaugemesh.geometry.components import mesh_components
-from gaugemesh.geometry.hierarchy import TRANSPORT_RULES, map_angles, mesh_hierarchy
+from gaugemesh.hierarchy.levels import TRANSPORT_RULES, map_angles, mesh_hierarchy
 from gaugemesh.geometry.sampling import samples_by_factor, voxel_samples
 from gaugemesh.geometry.topology import boundary_vertices, vertex_components
 from tests.conftest import SHARED, grid, icosphere
@@ -178,7 +178,7 @@ def test_path_rule_is_closer_to_the_vector_heat_method():
 
 
 def _vector_heat_errors(pos, faces, h, pp3d, cells: int = 40):
-    from gaugemesh.geometry.hierarchy import _rotated_polar
+    from gaugemesh.hierarchy.levels import _rotated_polar
 
     fine, coarse, m = h.levels[0].field.frame, h.levels[1].field.frame, h.maps[0]
     solver = pp3d.MeshVectorHeatSolver(pos, faces)

@@ -48,7 +48,7 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.sparse.csgraph import dijkstra
 
-from gaugemesh.geometry.connection import _rotate_normal_onto
+from gaugemesh.geometry.connection import rotate_normal_onto
 from gaugemesh.geometry.frame_field import FrameField, frame_field
 from gaugemesh.geometry.measures import face_normals, wrap_angle
 from gaugemesh.geometry.sampling import samples_by_factor, voxel_samples
@@ -227,7 +227,7 @@ def _path_sums(step: np.ndarray, parent: np.ndarray) -> np.ndarray:
 
 def _rotated_polar(e1_from, n_from, frame_to) -> np.ndarray:
     """Polar angle in ``frame_to`` of ``e1_from`` turned by the smallest rotation ``n_from -> n_to``."""
-    carried = _rotate_normal_onto(e1_from, n_from, frame_to[:, 2])
+    carried = rotate_normal_onto(e1_from, n_from, frame_to[:, 2])
     return np.arctan2(np.einsum("vd,vd->v", carried, frame_to[:, 1]), np.einsum("vd,vd->v", carried, frame_to[:, 0]))
 
 
