@@ -25,6 +25,7 @@ import torch
 import gaugemesh
 from gaugemesh.atomic import atomic_torch_save
 from gaugemesh.models import GCNBaseline, GemResNet, GemUNet
+from gaugemesh.o2 import O2FieldType
 from gaugemesh.so2 import FieldType
 
 __all__ = ["CheckpointError", "save_checkpoint", "load_checkpoint", "check_model_state", "load_weights", "FORMAT",
@@ -217,6 +218,17 @@ def _integers(value: Any) -> list[int]:
     return [v for v in value if isinstance(v, int)] if isinstance(value, (list, tuple)) else []
 
 
+def _stored_type(spec: Any) -> FieldType:
+    """A stored input type as the SO(2) layout the size checks read: an SO(2) type, or the
+    layout of an O(2) one (``"16x0 + 1x0- + 1x0 + 4x1"``, ``0-`` read as order 0)."""
+    try:
+        return FieldType(spec)
+    except (TypeError, ValueError):
+        if not isinstance(spec, str):
+            raise
+        return O2FieldType(spec).so2
+
+
 def check_model_state(payload: dict[str, Any], model_class: type, options: dict[str, Any], context: str,
                       advice: str) -> None:
     """Check a model's options against the checkpoint's weights without building anything.
@@ -240,7 +252,7 @@ def check_model_state(payload: dict[str, Any], model_class: type, options: dict[
             raise CheckpointError(f"{context}: model.{name}={_short(value)} exceeds the {limit} numbers its weights hold; "
                                   f"{advice}")
     try:
-        in_type = FieldType(payload["in_type"])
+        in_type = _stored_type(payload["in_type"])
     except (TypeError, ValueError) as exc:
         raise CheckpointError(f"{context}: in_type {_short(payload['in_type'])} is not a field type ({exc}); "
                               f"{advice}") from exc

@@ -68,6 +68,8 @@ class FeaturesOptions:
         names: Input features (see :data:`gaugemesh.features.FEATURES`).
         connection: ``"levi-civita"`` or ``"projection"``.
         hks_count, grad_count, eigs: As :class:`gaugemesh.features.FeatureOptions`.
+        structure_group: ``"SO2"``, or ``"O2"`` for frames that may also be reflected (any
+            surface, orientable or not; needs ``model.kind = "o2gem"``; see ``docs/o2.md``).
         hierarchy_levels: Levels of the mesh hierarchy computed and cached with the features
             (the mesh counts as one): what ``model.kind = "gem_unet"`` pools through.
     """
@@ -77,6 +79,7 @@ class FeaturesOptions:
     hks_count: int = _FEATURE_DEFAULTS.hks_count
     grad_count: int = _FEATURE_DEFAULTS.grad_count
     eigs: int = _FEATURE_DEFAULTS.eigs
+    structure_group: str = "SO2"
     hierarchy_levels: int = 1
 
 
@@ -85,7 +88,8 @@ class AugmentOptions:
     """The ``[augment]`` table: training-time augmentations.
 
     Attributes:
-        gauge: A random gauge per sample (frames and vector features rotated together).
+        gauge: A random gauge per sample (frames and vector features rotated together); SO(2)
+            networks only (an O(2) network is exactly equivariant: nothing to augment).
         rotate: A random rotation in space (changes only the ``xyz`` feature).
         scale: Largest relative random scaling (0: none).
     """

@@ -91,7 +91,9 @@ class Predictor:
             MeshError: a file that cannot be read or used as a mesh.
         """
         file_pos, file_faces = read_mesh_arrays(mesh)
-        validated = validate_mesh(file_pos, file_faces, repair=True)
+        # an O(2) model also segments non-orientable meshes (a Moebius strip), which SO(2) refuses
+        group = self.state["config"]["features"].get("structure_group", "SO2")
+        validated = validate_mesh(file_pos, file_faces, repair=True, structure_group=group)
         probabilities = self._probabilities(validated)
         return _in_file_order(validated, probabilities, len(file_pos), len(file_faces))
 

@@ -15,13 +15,14 @@ from typing import Any
 import torch
 
 from gaugemesh.datasets import MeshDataset, ProcessOptions
-from gaugemesh.features import FeatureOptions
+from gaugemesh.features import STRUCTURE_GROUPS, FeatureOptions
+from gaugemesh.models.o2_gem_resnet import O2GemResNet
 from gaugemesh.models import GCNBaseline, GemResNet, GemUNet
 from gaugemesh.training.checkpoint import CheckpointError, check_model_state, load_checkpoint, load_weights
 from gaugemesh.training.config import ConfigError, check_keys
 from gaugemesh.training.loop import resolve_device
 
-__all__ = ["MODELS", "feature_options", "process_options", "open_dataset", "model_options", "build_model",
+__all__ = ["MODELS", "feature_options", "process_options", "open_dataset", "model_options", "build_model", "check_structure_group",
            "check_levels", "check_device", "load_model"]
 
 
@@ -39,6 +40,7 @@ def process_options(config: dict[str, Any]) -> ProcessOptions:
     data, features = config["data"], config["features"]
     return ProcessOptions(tuple(features["names"]), feature_options(features),
                           features.get("connection", "levi-civita"), repair=data.get("repair"),
+                          structure_group=features.get("structure_group", "SO2"),
                           hierarchy_levels=int(features.get("hierarchy_levels", 1)))
 
 
@@ -51,11 +53,12 @@ def open_dataset(config: dict[str, Any], split: str, root: str | os.PathLike | N
     return MeshDataset(root, split, layout=data.get("format", "auto"), cache_dir=cache,
                        features=options.features, feature_options=options.feature_options,
                        connection=options.connection, repair=options.repair, dtype=options.dtype,
+                       structure_group=options.structure_group,
                        workers=int(data.get("workers", 2)), strict=bool(data.get("strict", False)), in_memory=True,
                        progress=progress, hierarchy_levels=options.hierarchy_levels)
 
 
-MODELS = {"gem": GemResNet, "gem_unet": GemUNet, "gcn": GCNBaseline}
+MODELS = {"gem": GemResNet, "gem_unet": GemUNet, "gcn": GCNBaseline, "o2gem": O2GemResNet}
 
 
 def model_options(model_config: dict[str, Any]) -> tuple[type, dict[str, Any], dict[str, Any]]:
@@ -106,6 +109,31 @@ def check_levels(config: dict[str, Any]) -> None:
     if wanted > stored:
         raise ConfigError(f"model.num_levels = {wanted} needs features.hierarchy_levels >= {wanted} (the samples "
                           f"store {stored}); set features.hierarchy_levels={wanted}")
+
+
+def check_structure_group(config: dict[str, Any]) -> None:
+    """Refuse a model that cannot read the features' structure group, before any mesh is
+    processed: ``model.kind = "o2gem"`` reads O(2) features only, every other kind SO(2) ones.
+
+    Raises:
+        ConfigError: in one line, naming both keys and a value that fixes it.
+    """
+    features = config["features"]
+    group = features.get("structure_group", "SO2")
+    if group not in STRUCTURE_GROUPS:
+        raise ConfigError(f"features.structure_group must be one of {', '.join(STRUCTURE_GROUPS)}, got {group!r}; "
+                          'e.g. features.structure_group="O2"')
+    model_class, given, _ = model_options(config["model"])
+    kind = config["model"].get("kind", "gem")
+    if group == "O2" and model_class is not O2GemResNet:
+        raise ConfigError(f'features.structure_group = "O2" needs model.kind = "o2gem" (model.kind = {kind!r} reads '
+                          'SO(2) features); set model.kind="o2gem" or features.structure_group="SO2"')
+    if group != "O2" and model_class is O2GemResNet:
+        raise ConfigError('model.kind = "o2gem" needs features.structure_group = "O2" (O(2) frames and feature '
+                          'types); set features.structure_group="O2"')
+    if group == "O2" and features.get("connection", "levi-civita") != "levi-civita":
+        raise ConfigError(f'features.structure_group = "O2" takes the Levi-Civita connection only, got '
+                          f'features.connection = {features["connection"]!r}; set features.connection="levi-civita"')
 
 
 def check_device(name: str, key: str) -> None:
