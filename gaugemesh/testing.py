@@ -32,7 +32,7 @@ __all__ = [
     "on_graph",
     "permute_graph",
     "random_gauge",
-    "random_geometry",
+    "random_mesh_data",
     "randomize_parameters",
 ]
 
@@ -48,7 +48,7 @@ def random_gauge(num_nodes: int, generator: torch.Generator | None = None, dtype
     return ((1 - 2 * u) * math.pi).to(device=device, dtype=dtype)
 
 
-def random_geometry(
+def random_mesh_data(
     subdivisions: int = 1, dtype: torch.dtype = torch.float64, seed: int = 0, weighted: bool = True
 ) -> Data:
     """An icosphere graph with random connection angles, for tests that need no real geometry.

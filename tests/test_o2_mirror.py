@@ -14,7 +14,7 @@ from torch import nn
 import gaugemesh
 from gaugemesh.datasets.synthetic import CLASSES, synthetic_mesh
 from gaugemesh.nn import GemConv, InvariantReadout, NormNonlinearity
-from gaugemesh.nn.o2_conv import O2ConvGeometry, O2GemConv
+from gaugemesh.nn.o2_conv import O2ConvOperators, O2GemConv
 from gaugemesh.nn.o2_layers import O2InvariantReadout, O2NormNonlinearity
 from gaugemesh.testing import randomize_parameters
 from tests.conftest import icosphere
@@ -34,8 +34,8 @@ class O2Net(nn.Module):
         self.logits = nn.Linear(self.readout.out_type.dim, classes)
 
     def forward(self, data):
-        geometry = O2ConvGeometry.from_data(data)
-        h = self.conv2(self.act(self.conv1(data.x, geometry=geometry)), geometry=geometry)
+        geometry = O2ConvOperators.from_data(data)
+        h = self.conv2(self.act(self.conv1(data.x, operators=geometry)), operators=geometry)
         pseudo = h[:, 4:5]  # the 0- field: a chirality score, read against the frames' orientation
         return self.logits(self.readout(h)), pseudo
 

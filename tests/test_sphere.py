@@ -13,7 +13,7 @@ import torch
 
 from gaugemesh import GemResNet, mesh_to_data, validate_mesh
 from gaugemesh.graph import gauge_transform
-from gaugemesh.nn import ConvGeometry
+from gaugemesh.nn import ConvOperators
 from gaugemesh.sphere import (
     SPHERE_FAMILIES,
     fit_spherical_harmonics,
@@ -175,7 +175,7 @@ def _pooled_errors(nets: list[GemResNet], family: str, level: int) -> tuple[floa
     """Mean over nets and 2 rotations of the invariant error of the area-weighted mean
     logits, and of the mean over the northern hemisphere only (not an invariant)."""
     data = sphere_data(family, level)
-    geometry = ConvGeometry.from_data(data)
+    geometry = ConvOperators.from_data(data)
     coefficients, rotations = random_sh_coefficients(4, channels=1, seed=1), random_rotations(2, seed=2)
     errors = {True: [], False: []}
     for net in nets:

@@ -16,7 +16,7 @@ from gaugemesh.testing import (
     permute_graph,
     on_features,
     random_gauge,
-    random_geometry,
+    random_mesh_data,
     randomize_parameters,
 )
 
@@ -29,8 +29,8 @@ def test_random_gauge_range_and_dtype():
     assert phi.min() > -math.pi - 1e-6 and phi.max() <= math.pi + 1e-6 and phi.std() > 1.5
 
 
-def test_random_geometry_is_consistent():
-    data = random_geometry(1)
+def test_random_mesh_data_is_consistent():
+    data = random_mesh_data(1)
     j, i = data.edge_index
     assert torch.all(i[1:] >= i[:-1])  # sorted by target
     reverse = {(int(a), int(b)): e for e, (a, b) in enumerate(data.edge_index.t())}
@@ -40,7 +40,7 @@ def test_random_geometry_is_consistent():
 
 @pytest.mark.parametrize("layer", [nn.Linear(6, 6), nn.ReLU()])
 def test_catches_non_equivariant_layers(layer):
-    data = random_geometry(1)
+    data = random_mesh_data(1)
     x = torch.randn(data.num_nodes, TYPE.dim, dtype=torch.float64)
     with pytest.raises(AssertionError, match="not gauge equivariant"):
         assert_gauge_equivariant(on_features(layer.double()), data, x, TYPE, TYPE)
@@ -49,7 +49,7 @@ def test_catches_non_equivariant_layers(layer):
 def test_catches_a_bias_on_vector_outputs():
     """GEM-CNN once shipped a bias on non-scalar outputs; zero-initialised biases hid it."""
     conv = GemConv(TYPE, TYPE).double()
-    data = random_geometry(1)
+    data = random_mesh_data(1)
     x = torch.randn(data.num_nodes, TYPE.dim, dtype=torch.float64)
 
     def biased(x, data):
@@ -66,7 +66,7 @@ def test_randomize_parameters_touches_biases_and_running_stats():
 
 
 def test_seeded_calls_do_not_touch_global_rng():
-    data = random_geometry(1, dtype=torch.float32)
+    data = random_mesh_data(1, dtype=torch.float32)
     x = torch.randn(data.num_nodes, TYPE.dim)
     state = torch.get_rng_state()
     assert_gauge_equivariant(on_features(FieldDropout(TYPE, 0.5).train()), data, x, TYPE, TYPE, seed=5)
@@ -79,7 +79,7 @@ def test_the_default_tolerance_passes_rounding_and_catches_a_break_ten_times_its
     dtype stay under it (rounding only); the same stack plus a constant on its vector outputs
     of 10 x DEFAULT_RTOL relative to the output is caught. In float64 that break would pass
     under float32's tolerance: each dtype gets its own, not the loosest."""
-    data = random_geometry(1, dtype=dtype)
+    data = random_mesh_data(1, dtype=dtype)
     convs = [randomize_parameters(GemConv(TYPE, TYPE).to(dtype)) for _ in range(3)]
     vector_part = torch.tensor([0, 0, 1, 0, 1, 0], dtype=dtype)  # the cos component of each order-1 field
     x = torch.randn(data.num_nodes, TYPE.dim, dtype=dtype)
@@ -104,7 +104,7 @@ def test_the_default_tolerance_passes_rounding_and_catches_a_break_ten_times_its
 
 
 def test_a_layer_returning_zeros_fails_instead_of_passing():
-    data = random_geometry(1)
+    data = random_mesh_data(1)
     x = torch.randn(data.num_nodes, TYPE.dim, dtype=torch.float64)
     with pytest.raises(AssertionError, match="vanishes"):
         assert_gauge_equivariant(lambda x, data: torch.zeros_like(x), data, x, TYPE, TYPE)
@@ -113,14 +113,14 @@ def test_a_layer_returning_zeros_fails_instead_of_passing():
 
 
 def test_the_call_is_said_explicitly():
-    data = random_geometry(1)
+    data = random_mesh_data(1)
     x = torch.randn(data.num_nodes, TYPE.dim, dtype=torch.float64)
     with pytest.raises(TypeError, match="on_graph"):
         assert_gauge_equivariant(GemConv(TYPE, TYPE).double(), data, x, TYPE, TYPE)
 
 
 def test_permutation_check_catches_a_layer_that_depends_on_vertex_numbers():
-    data = random_geometry(1)
+    data = random_mesh_data(1)
     x = torch.randn(data.num_nodes, TYPE.dim, dtype=torch.float64)
     conv = randomize_parameters(GemConv(TYPE, TYPE).double())
     assert_permutation_equivariant(on_graph(conv), data, x)
@@ -133,7 +133,7 @@ def test_permutation_check_catches_a_layer_that_depends_on_vertex_numbers():
 
 
 def test_permute_graph_keeps_the_mesh():
-    data = random_geometry(1)
+    data = random_mesh_data(1)
     g = torch.Generator().manual_seed(0)
     vertex_order, edge_order = torch.randperm(data.num_nodes, generator=g), torch.randperm(data.edge_index.size(1), generator=g)
     moved = permute_graph(data, vertex_order, edge_order)

@@ -27,7 +27,7 @@ import torch
 from torch import Tensor, nn
 
 import gaugemesh
-from gaugemesh.nn import ConvGeometry
+from gaugemesh.nn import ConvOperators
 from gaugemesh.sphere import random_rotations, sphere_data
 
 from experiments.sphere.data import equirectangular_grid, image_on_sphere, load_digits, stratified_split
@@ -46,9 +46,9 @@ class MeshInputs:
         self.data = sphere_data("icosphere", level, dtype=torch.float32)
         if weights == "moment-free":
             self.data.edge_weight = moment_free_weights(sphere_data("icosphere", level)).float()
-        self.single = ConvGeometry.from_data(self.data)
+        self.single = ConvOperators.from_data(self.data)
         self.mass = self.data.area
-        self._batches: dict[int, ConvGeometry] = {}
+        self._batches: dict[int, ConvOperators] = {}
 
     def __call__(self, model: nn.Module, x: Tensor) -> Tensor:
         size = x.size(0)

@@ -38,7 +38,7 @@ from torch import nn
 
 import gaugemesh
 from gaugemesh import GemResNet, mesh_to_data, validate_mesh
-from gaugemesh.nn import ConvGeometry, GemConv, InvariantReadout, RegularNonlinearity
+from gaugemesh.nn import ConvOperators, GemConv, InvariantReadout, RegularNonlinearity
 from gaugemesh.so2 import FieldType
 from gaugemesh.sphere import (
     mean_edge_length,
@@ -77,8 +77,8 @@ class LayerProbe(nn.Module):
         self.act = RegularNonlinearity(hidden)
         self.readout = InvariantReadout(hidden, mode="norms")
 
-    def forward(self, data, geometry: ConvGeometry) -> torch.Tensor:
-        return self.readout(self.act(self.conv(data.x, geometry=geometry)))
+    def forward(self, data, geometry: ConvOperators) -> torch.Tensor:
+        return self.readout(self.act(self.conv(data.x, operators=geometry)))
 
 
 def make_probes(seed: int) -> dict[str, nn.Module]:
@@ -147,8 +147,8 @@ def measure_level(family: str, level: int, connection: str, networks: list[dict[
     pos, faces = data.pos.numpy(), data.face.T.numpy()
     moment_free = data.clone()
     moment_free.edge_weight = moment_free_weights(data)
-    variants = {"area": (data, ConvGeometry.from_data(data)),
-                "moment-free": (moment_free, ConvGeometry.from_data(moment_free))}
+    variants = {"area": (data, ConvOperators.from_data(data)),
+                "moment-free": (moment_free, ConvOperators.from_data(moment_free))}
     mass = data.area
 
     def per_vertex(probes: dict[str, nn.Module], name: str, weights: str):

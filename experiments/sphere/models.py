@@ -9,7 +9,7 @@ from torch import Tensor, nn
 from torch_geometric.data import Batch, Data
 
 from gaugemesh.models import GemResBlock
-from gaugemesh.nn import ConvGeometry, InvariantReadout
+from gaugemesh.nn import ConvOperators, InvariantReadout
 from gaugemesh.so2 import FieldType
 
 __all__ = ["GemSphereClassifier", "PlanarCNN", "batch_geometry", "count_parameters"]
@@ -20,13 +20,13 @@ def count_parameters(module: nn.Module) -> int:
     return sum(p.numel() for p in module.parameters() if p.requires_grad)
 
 
-def batch_geometry(data: Data, copies: int, single: ConvGeometry | None = None) -> ConvGeometry:
+def batch_geometry(data: Data, copies: int, single: ConvOperators | None = None) -> ConvOperators:
     """The geometry of ``copies`` copies of one mesh, as PyG batches them: the operators
     are assembled from ``single``'s (built once) block by block."""
-    single = ConvGeometry.from_data(data) if single is None else single
+    single = ConvOperators.from_data(data) if single is None else single
     graph = Data(edge_index=data.edge_index, theta=data.theta, transport=data.transport,
                  edge_weight=data.edge_weight, num_nodes=data.num_nodes)
-    return ConvGeometry.from_data(Batch.from_data_list([graph] * copies), parts=[single] * copies)
+    return ConvOperators.from_data(Batch.from_data_list([graph] * copies), parts=[single] * copies)
 
 
 class GemSphereClassifier(nn.Module):
@@ -62,7 +62,7 @@ class GemSphereClassifier(nn.Module):
         pools = 2 if pooling == "mean+max" else 1
         self.classifier = nn.Linear(pools * self.readout.out_type.dim, num_classes)
 
-    def forward(self, x: Tensor, geometry: ConvGeometry, mass: Tensor) -> Tensor:
+    def forward(self, x: Tensor, geometry: ConvOperators, mass: Tensor) -> Tensor:
         batch, vertices = x.shape
         h = x.reshape(batch * vertices, 1)
         for block in self.blocks:

@@ -42,7 +42,7 @@ class GCNBaseline(nn.Module):
         self.classifier = nn.Linear(hidden, num_classes)
         self.out_type = FieldType.scalars(num_classes)
 
-    def forward(self, data, geometry=None) -> Tensor:
+    def forward(self, data, operators=None) -> Tensor:
         """``geometry`` is accepted for a common signature with
         :class:`~gaugemesh.models.GemResNet` and ignored: a GCN reads ``edge_index`` only."""
         self.in_type.check(data.x, "data.x")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
-from gaugemesh.nn import BatchNorm, ConvGeometry, FieldDropout, GemConv, Linear, check_chain, make_nonlinearity
+from gaugemesh.nn import BatchNorm, ConvOperators, FieldDropout, GemConv, Linear, check_chain, make_nonlinearity
 from gaugemesh.so2 import FieldType
 
 __all__ = ["GemResBlock"]
@@ -52,10 +52,10 @@ class GemResBlock(nn.Module):
         self.shortcut = nn.Identity() if same else Linear(self.in_type, self.out_type, bias=True)
         check_chain(self.conv1, self.norm1, self.act1, self.dropout, self.conv2, self.norm2, self.act2)
 
-    def forward(self, x: Tensor, geometry: ConvGeometry, gauge: Tensor | None = None) -> Tensor:
+    def forward(self, x: Tensor, operators: ConvOperators, gauge: Tensor | None = None) -> Tensor:
         """``gauge`` ``[V]``: the frames the nonlinearities are evaluated in (see
         :class:`~gaugemesh.nn.RegularNonlinearity`); ``None`` for the mesh's own."""
         self.in_type.check(x)
-        h = self.act1(self.norm1(self.conv1(x, geometry=geometry)), gauge)
-        h = self.act2(self.norm2(self.conv2(self.dropout(h), geometry=geometry)), gauge)
+        h = self.act1(self.norm1(self.conv1(x, operators=operators)), gauge)
+        h = self.act2(self.norm2(self.conv2(self.dropout(h), operators=operators)), gauge)
         return h + self.shortcut(x)

@@ -7,7 +7,7 @@ from typing import Sequence
 from torch import Tensor, nn
 
 from gaugemesh.models.block import GemResBlock
-from gaugemesh.nn import ConvGeometry, GeometryCache, InvariantReadout, check_chain
+from gaugemesh.nn import ConvOperators, OperatorCache, InvariantReadout, check_chain
 from gaugemesh.so2 import FieldType
 
 __all__ = ["GemResNet"]
@@ -32,7 +32,7 @@ class GemResNet(nn.Module):
         batch_norm: Use :class:`~gaugemesh.nn.BatchNorm` after each convolution.
         num_radial: Radial weights per edge in ``data.edge_weight`` (``[E]`` means 1).
 
-    ``forward(data, geometry=None)`` takes the :class:`~gaugemesh.nn.ConvGeometry` of
+    ``forward(data, operators=None)`` takes the :class:`~gaugemesh.nn.ConvOperators` of
     ``data`` when the caller keeps one (a training loop assembling each batch's operators
     from its meshes'); otherwise it keeps the last one it built. ``data.nonlinearity_gauge``,
     when present, evaluates the nonlinearities in frames rotated by it: the same network as
@@ -71,18 +71,18 @@ class GemResNet(nn.Module):
         check_chain(*self.blocks, self.readout)
         self.classifier = nn.Linear(self.readout.out_type.dim, num_classes)
         self.out_type = FieldType.scalars(num_classes)
-        self._cache = GeometryCache()
+        self._cache = OperatorCache()
 
-    def forward(self, data, geometry: ConvGeometry | None = None) -> Tensor:
+    def forward(self, data, operators: ConvOperators | None = None) -> Tensor:
         x = getattr(data, "x", None)
         if x is None:
             raise ValueError(f"GemResNet reads data.x of type {self.in_type}; data has no x.")
         self.in_type.check(x, "data.x")
         self.in_type.check_declared(getattr(data, "x_type", None))
-        if geometry is None:
+        if operators is None:
             weight = getattr(data, "edge_weight", None)
-            geometry = self._cache.get(data.edge_index, data.theta, data.transport, weight, x.size(0))
+            operators = self._cache.get(data.edge_index, data.theta, data.transport, weight, x.size(0))
         gauge = getattr(data, "nonlinearity_gauge", None)
         for block in self.blocks:
-            x = block(x, geometry, gauge)
+            x = block(x, operators, gauge)
         return self.classifier(self.readout(x))

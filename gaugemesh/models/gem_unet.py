@@ -9,7 +9,7 @@ from torch import Tensor, nn
 
 from gaugemesh.hierarchy.data import level_data, num_levels, pool_map
 from gaugemesh.models.block import GemResBlock
-from gaugemesh.nn import ConvGeometry, GeometryCache, InvariantReadout, check_chain
+from gaugemesh.nn import ConvOperators, OperatorCache, InvariantReadout, check_chain
 from gaugemesh.nn.pool import ParallelTransportPool, ParallelTransportUnpool
 from gaugemesh.so2 import FieldType
 
@@ -45,14 +45,14 @@ class GemUNet(nn.Module):
         dropout, nonlinearity, batch_norm, num_radial: As in :class:`~gaugemesh.models.GemResNet`.
         pool_weighting: ``"area"`` or ``"mean"`` (see :class:`~gaugemesh.nn.pool.ParallelTransportPool`).
 
-    ``forward(data, geometry=None)``: ``geometry`` is level 0's
-    :class:`~gaugemesh.nn.ConvGeometry` or one per level (a training loop's cached operators);
+    ``forward(data, operators=None)``: ``operators`` is level 0's
+    :class:`~gaugemesh.nn.ConvOperators` or one per level (a training loop's cached operators);
     others are built and kept as in ``GemResNet``. ``data.nonlinearity_gauge`` and
     ``data.level{k}_nonlinearity_gauge`` (optional) evaluate the nonlinearities of each level in
     rotated frames.
 
     Shapes:
-        - data.x: ``[V, in_type.dim]``; level 0's geometry as for ``GemResNet``; the keys of
+        - data.x: ``[V, in_type.dim]``; level 0's operators as for ``GemResNet``; the keys of
           :mod:`gaugemesh.hierarchy.data` for levels ``1 .. L-1``
         - output: ``[V, num_classes]``
     """
@@ -100,10 +100,10 @@ class GemUNet(nn.Module):
         self.readout = InvariantReadout(self.level_types[0], mode="norms")
         self.classifier = nn.Linear(self.readout.out_type.dim, num_classes)
         self.out_type = FieldType.scalars(num_classes)
-        self._caches = [GeometryCache() for _ in range(num_levels)]
+        self._caches = [OperatorCache() for _ in range(num_levels)]
 
-    def _geometries(self, data, geometry) -> list[ConvGeometry]:
-        given = [geometry] if isinstance(geometry, ConvGeometry) else list(geometry or [])
+    def _level_operators(self, data, operators) -> list[ConvOperators]:
+        given = [operators] if isinstance(operators, ConvOperators) else list(operators or [])
         out = []
         for k in range(self.num_levels):
             if k < len(given) and given[k] is not None:
@@ -114,7 +114,7 @@ class GemUNet(nn.Module):
                                            getattr(level, "edge_weight", None), int(level.num_nodes)))
         return out
 
-    def forward(self, data, geometry: ConvGeometry | Sequence[ConvGeometry] | None = None) -> Tensor:
+    def forward(self, data, operators: ConvOperators | Sequence[ConvOperators] | None = None) -> Tensor:
         x = getattr(data, "x", None)
         if x is None:
             raise ValueError(f"GemUNet reads data.x of type {self.in_type}; data has no x.")
@@ -123,7 +123,7 @@ class GemUNet(nn.Module):
         if num_levels(data) < self.num_levels:
             raise ValueError(f"GemUNet uses {self.num_levels} levels but data holds {num_levels(data)}; "
                              "add them with gaugemesh.hierarchy.data.add_hierarchy(data, num_levels).")
-        geometries = self._geometries(data, geometry)
+        operator_list = self._level_operators(data, operators)
         gauges = [getattr(data, "nonlinearity_gauge" if k == 0 else f"level{k}_nonlinearity_gauge", None)
                   for k in range(self.num_levels)]
         skips = []
@@ -132,10 +132,10 @@ class GemUNet(nn.Module):
                 index, angle, weight, num_coarse = pool_map(data, k)
                 x = self.pools[k - 1](x, index, angle, weight, num_coarse)
             for block in stage:
-                x = block(x, geometries[k], gauges[k])
+                x = block(x, operator_list[k], gauges[k])
             skips.append(x)
         for k in range(self.num_levels - 1, 0, -1):
             x = self.unpools[k - 1](x, data[f"pool{k}_index"], data[f"pool{k}_angle"])
-            x = self.up[k - 1](torch.cat([x, skips[k - 1]], -1), geometries[k - 1], gauges[k - 1])  # direct sum
+            x = self.up[k - 1](torch.cat([x, skips[k - 1]], -1), operator_list[k - 1], gauges[k - 1])  # direct sum
         return self.classifier(self.readout(x))
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from torch import Tensor, nn
 
 from gaugemesh.nn import FieldDropout
-from gaugemesh.nn.o2_conv import O2ConvGeometry, O2GemConv
+from gaugemesh.nn.o2_conv import O2ConvOperators, O2GemConv
 from gaugemesh.nn.o2_layers import O2BatchNorm, O2NormNonlinearity
 from gaugemesh.nn.o2_linear import O2Linear
 from gaugemesh.o2 import O2FieldType
@@ -48,8 +48,8 @@ class O2GemResBlock(nn.Module):
         same = self.in_type == self.out_type
         self.shortcut = nn.Identity() if same else O2Linear(self.in_type, self.out_type, bias=True)
 
-    def forward(self, x: Tensor, geometry: O2ConvGeometry) -> Tensor:
+    def forward(self, x: Tensor, operators: O2ConvOperators) -> Tensor:
         self.in_type.check(x)
-        h = self.act1(self.norm1(self.conv1(x, geometry=geometry)))
-        h = self.act2(self.norm2(self.conv2(self.dropout(h), geometry=geometry)))
+        h = self.act1(self.norm1(self.conv1(x, operators=operators)))
+        h = self.act2(self.norm2(self.conv2(self.dropout(h), operators=operators)))
         return h + self.shortcut(x)

@@ -7,7 +7,7 @@ from typing import Sequence
 from torch import Tensor, nn
 
 from gaugemesh.models.o2_block import O2GemResBlock
-from gaugemesh.nn.o2_conv import O2ConvGeometry
+from gaugemesh.nn.o2_conv import O2ConvOperators
 from gaugemesh.nn.o2_layers import O2InvariantReadout
 from gaugemesh.o2 import O2FieldType, O2Irrep
 
@@ -76,17 +76,17 @@ class O2GemResNet(nn.Module):
         self.classifier = nn.Linear(self.readout.out_type.dim, num_classes)
         self.out_type = O2FieldType.scalars(num_classes)
         self._key: tuple | None = None
-        self._geometry: O2ConvGeometry | None = None
+        self._operators: O2ConvOperators | None = None
 
-    def geometry(self, data) -> O2ConvGeometry:
-        """The :class:`O2ConvGeometry` of ``data``, kept while the same tensors come back (a
+    def operators(self, data) -> O2ConvOperators:
+        """The :class:`O2ConvOperators` of ``data``, kept while the same tensors come back (a
         hit needs the very same tensor objects at the same version)."""
         tensors = [getattr(data, k, None) for k in ("edge_index", "theta", "transport", "reflection", "edge_weight")]
         key = tuple(None if t is None else (id(t), t._version) for t in tensors) + (data.num_nodes,)
         if self._key != key:
-            self._geometry = O2ConvGeometry.from_data(data)
+            self._operators = O2ConvOperators.from_data(data)
             self._key, self._held = key, tensors  # held: their ids cannot be reused while kept
-        return self._geometry
+        return self._operators
 
     def _check_declared(self, declared) -> None:
         """``data.x_type`` (a string, or a list of them for a ``Batch``) must name ``in_type``."""
@@ -109,7 +109,7 @@ class O2GemResNet(nn.Module):
         if getattr(data, "reflection", None) is None:
             raise ValueError("O2GemResNet needs data.reflection: build the data with "
                              "mesh_to_data(..., structure_group='O2') (features.structure_group = \"O2\").")
-        geometry = self.geometry(data)
+        operators = self.operators(data)
         for block in self.blocks:
-            x = block(x, geometry)
+            x = block(x, operators)
         return self.classifier(self.readout(x))

@@ -8,18 +8,18 @@ from gaugemesh.nn.kernel import NeighbourKernel
 from gaugemesh.nn.linear import Linear
 from gaugemesh.nn.nonlinearity import GatedNonlinearity, NormNonlinearity, RegularNonlinearity, make_nonlinearity
 from gaugemesh.nn.norm import BatchNorm
-from gaugemesh.nn.conv_geometry import ConvGeometry, EdgeOperator, GeometryCache
+from gaugemesh.nn.conv_operators import ConvOperators, EdgeOperator, OperatorCache
 from gaugemesh.nn.readout import InvariantReadout
 
 __all__ = [
     "BatchNorm",
-    "ConvGeometry",
+    "ConvOperators",
     "ConvTerms",
     "EdgeOperator",
     "FieldDropout",
     "GatedNonlinearity",
     "GemConv",
-    "GeometryCache",
+    "OperatorCache",
     "InvariantReadout",
     "Linear",
     "NeighbourKernel",

@@ -8,7 +8,7 @@ from torch import Tensor, nn
 from gaugemesh.nn.kernel import NeighbourKernel
 from gaugemesh.nn.linear import Linear
 from gaugemesh.nn.conv_function import ConvPlan, GemConvFunction
-from gaugemesh.nn.conv_geometry import ConvGeometry, GeometryCache
+from gaugemesh.nn.conv_operators import ConvOperators, OperatorCache
 from gaugemesh.nn.precision import result_dtype, working_dtype
 from gaugemesh.so2 import FieldType
 
@@ -31,7 +31,7 @@ class GemConv(nn.Module):
     is transported and modulated by ``exp(i k theta)`` for the few relative frequencies ``k``
     of :mod:`gaugemesh.nn.kernel`, all frequencies of one input order in one sparse product
     (the operators depend on the geometry only and are cached in a
-    :class:`~gaugemesh.nn.ConvGeometry`), and one small dense product per pair of input and
+    :class:`~gaugemesh.nn.ConvOperators`), and one small dense product per pair of input and
     output orders maps the aggregates to the output. The whole
     layer is one autograd node (:mod:`gaugemesh.nn.conv_function`).
 
@@ -52,7 +52,7 @@ class GemConv(nn.Module):
         - edge_weight: ``[E]`` or ``[E, R]``, optional
         - output: ``[V, out_type.dim]``
 
-    Pass ``geometry=ConvGeometry.from_data(data)`` to share the sparse operators between
+    Pass ``operators=ConvOperators.from_data(data)`` to share the sparse operators between
     layers; called with plain tensors, the layer keeps the operators of the last geometry
     it saw (matched by tensor identity and version, so in-place edits are noticed).
     Gradients flow to ``x`` and the parameters, not to the geometry.
@@ -84,7 +84,7 @@ class GemConv(nn.Module):
         out_perm = self.out_type.sorted()[1] if not self.out_type.is_sorted else torch.zeros(0, dtype=torch.long)
         self.register_buffer("_in_order", in_perm, persistent=False)
         self.register_buffer("_out_unorder", torch.argsort(out_perm), persistent=False)
-        self._cache = GeometryCache()
+        self._cache = OperatorCache()
 
     def forward(
         self,
@@ -93,25 +93,25 @@ class GemConv(nn.Module):
         theta: Tensor | None = None,
         transport: Tensor | None = None,
         edge_weight: Tensor | None = None,
-        geometry: ConvGeometry | None = None,
+        operators: ConvOperators | None = None,
     ) -> Tensor:
         self.in_type.check(x)
-        if geometry is None:
-            geometry = self._geometry(x, edge_index, theta, transport, edge_weight)
-        if geometry.num_nodes != x.size(0):
-            raise ValueError(f"x has {x.size(0)} vertices but the geometry has {geometry.num_nodes}.")
-        if geometry.num_radial != self.num_radial:
-            raise ValueError(f"edge_weight has {geometry.num_radial} radial weights per edge, layer expects {self.num_radial}.")
+        if operators is None:
+            operators = self._operators(x, edge_index, theta, transport, edge_weight)
+        if operators.num_nodes != x.size(0):
+            raise ValueError(f"x has {x.size(0)} vertices but the operators have {operators.num_nodes}.")
+        if operators.num_radial != self.num_radial:
+            raise ValueError(f"edge_weight has {operators.num_radial} radial weights per edge, layer expects {self.num_radial}.")
         # float32 at least, under autocast too: see gaugemesh.nn.precision
         dtype, out_dtype = working_dtype(x), result_dtype(x)
         if x.size(0) == 0:  # an empty graph (a batch of nothing): no operator to build
             return x.new_zeros(0, self.out_type.dim, dtype=out_dtype)
-        operators = geometry.operators(self.neighbour.terms.operators, dtype, x.device)
+        stacked = operators.edge_operators(self.neighbour.terms.operators, dtype, x.device)
         x = x.to(dtype)
         if self._in_order.numel():
             x = x[:, self._in_order]
         bias = self.self_interaction.bias
-        out = _apply(x, self.weight().to(dtype), None if bias is None else bias.to(dtype), self.plan, operators)
+        out = _apply(x, self.weight().to(dtype), None if bias is None else bias.to(dtype), self.plan, stacked)
         out = out[:, self._out_unorder] if self._out_unorder.numel() else out
         return out.to(out_dtype)
 
@@ -155,9 +155,9 @@ class GemConv(nn.Module):
         self.neighbour.reset_parameters()
         self.self_interaction.reset_parameters()
 
-    def _geometry(self, x, edge_index, theta, transport, edge_weight) -> ConvGeometry:
+    def _operators(self, x, edge_index, theta, transport, edge_weight) -> ConvOperators:
         if edge_index is None or theta is None or transport is None:
-            raise ValueError("GemConv needs edge_index, theta and transport, or geometry=ConvGeometry(...).")
+            raise ValueError("GemConv needs edge_index, theta and transport, or operators=ConvOperators(...).")
         return self._cache.get(edge_index, theta, transport, edge_weight, x.size(0))
 
     def kernel(self, theta: Tensor, transport: Tensor | None = None) -> Tensor:

@@ -1,7 +1,7 @@
 """The fused forward and backward pass of :class:`~gaugemesh.nn.GemConv`.
 
 One autograd node per layer instead of one per small product: the layer is a sum of
-``[V, Q 2C] @ [Q 2C, D_m]`` products of sparse aggregates (:mod:`gaugemesh.nn.conv_geometry`)
+``[V, Q 2C] @ [Q 2C, D_m]`` products of sparse aggregates (:mod:`gaugemesh.nn.conv_operators`)
 and of the input itself, and recording each, with its slices and reshapes, cost more than the
 arithmetic on a 2-core CPU. The backward pass is written out by hand from the same plan.
 """
@@ -14,7 +14,7 @@ import torch
 from torch import Tensor
 from torch.autograd.function import once_differentiable
 
-from gaugemesh.nn.conv_geometry import EdgeOperator
+from gaugemesh.nn.conv_operators import EdgeOperator
 from gaugemesh.nn.conv_terms import ConvTerms, OperatorTerms
 from gaugemesh.nn.precision import without_autocast
 from gaugemesh.so2 import FieldType, irrep_dim

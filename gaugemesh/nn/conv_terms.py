@@ -5,7 +5,7 @@ GemConv's neighbour sum is, per input order ``n``, ``Q`` aggregates
 
     B_q(i) = sum_j w^r_ij exp(i (k theta_ij + n g_ij)) u_j
 
-(one stacked sparse product, :mod:`gaugemesh.nn.conv_geometry`), each mapped to one output
+(one stacked sparse product, :mod:`gaugemesh.nn.conv_operators`), each mapped to one output
 order ``m`` by a dense block of the layer's flat weight (:mod:`gaugemesh.nn.kernel` says which
 frequencies ``k`` a pair ``(n, m)`` needs). A :class:`Term` is one such aggregate: the orders
 it connects, its frequency and radial weight, its stacked row ``q`` in the operator of order
@@ -171,7 +171,7 @@ class ConvTerms:
     @cached_property
     def operators(self) -> tuple[OperatorTerms, ...]:
         """What the stacked operator of each input order must hold, for
-        :meth:`ConvGeometry.operators <gaugemesh.nn.ConvGeometry.operators>`."""
+        :meth:`ConvOperators.operators <gaugemesh.nn.ConvOperators.operators>`."""
         return tuple(
             OperatorTerms(
                 n,

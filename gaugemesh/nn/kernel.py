@@ -20,7 +20,7 @@ weight. Each frequency serves exactly one output order (``m - n`` and ``-(m + n)
 coincide for different ``m``), so no structural zeros are multiplied. Every ``W`` is reachable, so this is the general solution of the gauge
 constraint, not a subspace of it.
 
-Layout of ``B_k`` (see :mod:`gaugemesh.nn.conv_geometry`): ``[V, 2 C]``, ``(c, re/im)`` for input
+Layout of ``B_k`` (see :mod:`gaugemesh.nn.conv_operators`): ``[V, 2 C]``, ``(c, re/im)`` for input
 order ``n >= 1`` and ``(re/im, c)`` for ``n = 0``.
 """
 

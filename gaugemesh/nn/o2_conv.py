@@ -22,14 +22,14 @@ from torch import Tensor, nn
 from torch.func import functional_call
 
 from gaugemesh.nn.conv import GemConv
-from gaugemesh.nn.conv_geometry import ConvGeometry
+from gaugemesh.nn.conv_operators import ConvOperators
 from gaugemesh.nn.o2_kernel import kernel_with, o2_parameter_masks
 from gaugemesh.o2 import O2FieldType
 
-__all__ = ["O2ConvGeometry", "O2GemConv"]
+__all__ = ["O2ConvOperators", "O2GemConv"]
 
 
-class O2ConvGeometry:
+class O2ConvOperators:
     """The connection of a mesh (or batch) with reflections, split for the SO(2) machinery.
 
     Args:
@@ -40,7 +40,7 @@ class O2ConvGeometry:
         num_nodes: Number of vertices; defaults to ``edge_index.max() + 1``.
 
     Attributes:
-        rotations: :class:`~gaugemesh.nn.ConvGeometry` of the edges that do not reflect.
+        rotations: :class:`~gaugemesh.nn.ConvOperators` of the edges that do not reflect.
         reflections: The same for the edges that do, or ``None`` when none does.
     """
 
@@ -57,14 +57,14 @@ class O2ConvGeometry:
         self.num_nodes = int(num_nodes)
         flips = reflection.to(torch.bool)
         keep = ~flips
-        self.rotations = ConvGeometry(edge_index[:, keep], theta[keep], transport[keep], edge_weight[keep], num_nodes)
+        self.rotations = ConvOperators(edge_index[:, keep], theta[keep], transport[keep], edge_weight[keep], num_nodes)
         self.reflections = None
         if bool(flips.any()):
-            self.reflections = ConvGeometry(edge_index[:, flips], theta[flips], transport[flips], edge_weight[flips],
+            self.reflections = ConvOperators(edge_index[:, flips], theta[flips], transport[flips], edge_weight[flips],
                                             num_nodes)
 
     @classmethod
-    def from_data(cls, data) -> O2ConvGeometry:
+    def from_data(cls, data) -> O2ConvOperators:
         """From a PyG ``Data``/``Batch`` of :func:`~gaugemesh.mesh_to_data` with ``structure_group="O2"``."""
         return cls(data.edge_index, data.theta, data.transport, getattr(data, "reflection", None),
                    getattr(data, "edge_weight", None), data.num_nodes)
@@ -93,7 +93,7 @@ class O2GemConv(nn.Module):
         - edge_weight: ``[E]`` or ``[E, R]``, optional
         - output: ``[V, out_type.dim]``
 
-    Pass ``geometry=O2ConvGeometry.from_data(data)`` to share the split and the sparse operators
+    Pass ``operators=O2ConvOperators.from_data(data)`` to share the split and the sparse operators
     between layers; called with plain tensors, the layer splits the edges on every call.
     """
 
@@ -132,17 +132,17 @@ class O2GemConv(nn.Module):
 
     def forward(self, x: Tensor, edge_index: Tensor | None = None, theta: Tensor | None = None,
                 transport: Tensor | None = None, reflection: Tensor | None = None,
-                edge_weight: Tensor | None = None, geometry: O2ConvGeometry | None = None) -> Tensor:
+                edge_weight: Tensor | None = None, operators: O2ConvOperators | None = None) -> Tensor:
         self.in_type.check(x)
-        if geometry is None:
+        if operators is None:
             if edge_index is None or theta is None or transport is None:
-                raise ValueError("O2GemConv needs edge_index, theta, transport and reflection, or geometry=O2ConvGeometry(...).")
-            geometry = O2ConvGeometry(edge_index, theta, transport, reflection, edge_weight, x.size(0))
-        out = functional_call(self.so2, self.parameters_o2(), (x,), {"geometry": geometry.rotations})
-        if geometry.reflections is not None:
+                raise ValueError("O2GemConv needs edge_index, theta, transport and reflection, or operators=O2ConvOperators(...).")
+            operators = O2ConvOperators(edge_index, theta, transport, reflection, edge_weight, x.size(0))
+        out = functional_call(self.so2, self.parameters_o2(), (x,), {"operators": operators.rotations})
+        if operators.reflections is not None:
             reflected = self.in_type.reflect(x)
             out = out + functional_call(self.so2, self.parameters_o2(self_term=False), (reflected,),
-                                        {"geometry": geometry.reflections})
+                                        {"operators": operators.reflections})
         return out
 
     def kernel(self, theta: Tensor, transport: Tensor | None = None) -> Tensor:

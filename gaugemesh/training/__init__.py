@@ -4,7 +4,7 @@
 Reading order: :mod:`~gaugemesh.training.config` (the TOML tables) ->
 :mod:`~gaugemesh.training.recipe` (dataset, features and model from a config or a checkpoint)
 -> :mod:`~gaugemesh.training.loop` (the :class:`Trainer`, with
-:mod:`~gaugemesh.training.precision`, :mod:`~gaugemesh.training.geometries`,
+:mod:`~gaugemesh.training.precision`, :mod:`~gaugemesh.training.operator_cache`,
 :mod:`~gaugemesh.training.checkpoint`, :mod:`~gaugemesh.training.metrics` and
 :mod:`~gaugemesh.training.metrics_log`) -> the jobs:
 :mod:`~gaugemesh.training.train_job` (with :mod:`~gaugemesh.training.augment` and

@@ -7,7 +7,7 @@ checkpoint, and shuffling uses a ``DistributedSampler`` seeded per epoch, so a r
 continues bit for bit and one process sees the same global batches as several.
 
 A step keeps a GPU busy: each mesh's convolution operators are built once and kept on the
-device (:mod:`gaugemesh.training.geometries`), batches are collated by loader workers into
+device (:mod:`gaugemesh.training.operator_cache`), batches are collated by loader workers into
 pinned memory, and nothing in the step waits for the device (the loss is summed there and
 read once per epoch; an fp16 gradient scaler is the exception, checking for overflow).
 """
@@ -30,7 +30,7 @@ from torch.utils.data.distributed import DistributedSampler
 
 from gaugemesh.training.checkpoint import CheckpointError, load_checkpoint, load_weights, save_checkpoint
 from gaugemesh.training.config import ConfigError, check_keys
-from gaugemesh.training.geometries import MESH_ID, MeshGeometries
+from gaugemesh.training.operator_cache import MESH_ID, MeshOperatorCache
 from gaugemesh.training.metrics import IGNORE_INDEX, SegmentationCounts
 from gaugemesh.training.metrics_log import MetricsLog
 from gaugemesh.training.plots import plot_training_curves
@@ -61,7 +61,7 @@ class TrainSettings:
         loader_workers: ``DataLoader`` worker processes collating batches; ``-1``: none on
             CPU (they would take the cores the step runs on), 4 on CUDA.
         operator_cache_mb: Memory for the meshes' convolution operators, kept across epochs
-            (:mod:`gaugemesh.training.geometries`); ``-1``: 2 GiB on CPU, a quarter of a GPU.
+            (:mod:`gaugemesh.training.operator_cache`); ``-1``: 2 GiB on CPU, a quarter of a GPU.
     """
 
     epochs: int = 30
@@ -199,36 +199,36 @@ def _schedule(optimizer, s: TrainSettings, steps_per_epoch: int) -> torch.optim.
 
 @torch.no_grad()
 def predict_scores(model: torch.nn.Module, data: Data, device: torch.device, precision: Precision | None = None,
-                   geometries: MeshGeometries | None = None) -> torch.Tensor:
+                   operator_cache: MeshOperatorCache | None = None) -> torch.Tensor:
     """Per-vertex logits of one mesh or batch, in eval mode, on the CPU.
 
-    ``precision`` defaults to ``"auto"`` on ``device``; ``geometries`` (with ``data``
+    ``precision`` defaults to ``"auto"`` on ``device``; ``operator_cache`` (with ``data``
     carrying ``mesh_id``) keeps the meshes' convolution operators for the next call.
     """
     model.eval()
     precision = precision or Precision.resolve("auto", device)
-    ids = getattr(data, MESH_ID, None) if geometries is not None else None
+    ids = getattr(data, MESH_ID, None) if operator_cache is not None else None
     data = data.to(device, non_blocking=True)
-    kwargs = {} if ids is None else {"geometry": geometries.batch(data, ids.view(-1).tolist())}
+    kwargs = {} if ids is None else {"operators": operator_cache.batch(data, ids.view(-1).tolist())}
     with precision.autocast():
         return model(data, **kwargs).float().cpu()
 
 
 def evaluate(model: torch.nn.Module, dataset: Sequence[Data], device: torch.device, batch_size: int = 8,
-             precision: Precision | None = None, geometries: MeshGeometries | None = None) -> dict[str, float]:
+             precision: Precision | None = None, operator_cache: MeshOperatorCache | None = None) -> dict[str, float]:
     """Loss and every metric the data has labels for, pooled over the whole set.
 
     Metrics come from confusion matrices summed over the set: accuracies are fractions of all
     its labelled elements (not means of per-mesh fractions), as MeshCNN and PD-MeshNet report
     them, and mean IoUs average the classes present anywhere in the set (see
     :mod:`gaugemesh.training.metrics`). The loss is the mean over its labelled vertices.
-    ``precision`` and ``geometries`` as in :func:`predict_scores`.
+    ``precision`` and ``operator_cache`` as in :func:`predict_scores`.
     """
     if len(dataset) == 0:
         return {}
     counts, loss = None, 0.0
     for batch in DataLoader(list(dataset), batch_size=batch_size, shuffle=False):
-        scores = predict_scores(model, batch, device, precision, geometries)
+        scores = predict_scores(model, batch, device, precision, operator_cache)
         batch = batch.cpu()  # predict_scores moved it to the device in place
         counts = counts or SegmentationCounts(scores.size(1))
         counts.add(batch, scores)
@@ -261,11 +261,11 @@ class Trainer:
         self.rank, self.world = _world()
         self.model = model.to(self.device)
         # Meshes carry their index, so that each keeps its convolution operators across epochs.
-        self.train_set = MeshGeometries.tag(train_set)
-        self.val_set = MeshGeometries.tag(val_set, start=len(self.train_set))
+        self.train_set = MeshOperatorCache.tag(train_set)
+        self.val_set = MeshOperatorCache.tag(val_set, start=len(self.train_set))
         budget = None if settings.operator_cache_mb < 0 else settings.operator_cache_mb << 20
-        self.geometries = MeshGeometries(self.train_set + self.val_set, self.device, budget)
-        self._pass_geometry = "geometry" in inspect.signature(model.forward).parameters
+        self.operator_cache = MeshOperatorCache(self.train_set + self.val_set, self.device, budget)
+        self._pass_operators = "operators" in inspect.signature(model.forward).parameters
         self.sampler = DistributedSampler(self.train_set, num_replicas=self.world, rank=self.rank,
                                           shuffle=True, seed=settings.seed, drop_last=False)
         self.loader = self._loader(settings)
@@ -357,7 +357,7 @@ class Trainer:
         batch = batch.to(self.device, non_blocking=True)
         if self.augment is not None:
             batch = self.augment(batch)
-        kwargs = {"geometry": self.geometries.batch(batch, ids)} if self._pass_geometry else {}
+        kwargs = {"operators": self.operator_cache.batch(batch, ids)} if self._pass_operators else {}
         with self.precision.autocast():
             logits = self.ddp(batch, **kwargs)
         loss = F.cross_entropy(logits.float(), batch.y, ignore_index=IGNORE_INDEX,
@@ -379,7 +379,7 @@ class Trainer:
             self.epoch += 1
             if self.rank == 0:
                 val = evaluate(self.model, self.val_set, self.device, precision=self.precision,
-                               geometries=self.geometries if self._pass_geometry else None)
+                               operator_cache=self.operator_cache if self._pass_operators else None)
                 row = {"epoch": self.epoch, **row, **{f"val_{k}": v for k, v in val.items()},
                        "epoch_s": time.perf_counter() - start}
                 self._record(row, val)

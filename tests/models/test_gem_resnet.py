@@ -9,7 +9,7 @@ from torch_geometric.loader import DataLoader
 
 import gaugemesh
 from gaugemesh.models import GemResNet
-from gaugemesh.testing import assert_gauge_equivariant, assert_permutation_equivariant, on_data, random_geometry, randomize_parameters
+from gaugemesh.testing import assert_gauge_equivariant, assert_permutation_equivariant, on_data, random_mesh_data, randomize_parameters
 
 
 def small_net(nonlinearity="norm", dropout=0.2, **kwargs):
@@ -19,7 +19,7 @@ def small_net(nonlinearity="norm", dropout=0.2, **kwargs):
 @pytest.mark.parametrize("nonlinearity", ["norm", "gated", "regular"])
 @pytest.mark.parametrize("train", [True, False])
 def test_gauge_equivariant(dtype, nonlinearity, train):
-    data = random_geometry(1, dtype=dtype)
+    data = random_mesh_data(1, dtype=dtype)
     net = randomize_parameters(small_net(nonlinearity).to(dtype)).train(train)
     data.x = torch.randn(data.num_nodes, net.in_type.dim, dtype=dtype)
     phi = None
@@ -55,7 +55,7 @@ def test_logits_invariant_under_rigid_motion(real_mesh):
 
 
 def two_meshes(dtype=torch.float64):
-    a, b = random_geometry(1, dtype=dtype, seed=1), random_geometry(2, dtype=dtype, seed=2)
+    a, b = random_mesh_data(1, dtype=dtype, seed=1), random_mesh_data(2, dtype=dtype, seed=2)
     for d in (a, b):
         d.x = torch.randn(d.num_nodes, 4, dtype=dtype)
         d.y = (d.x[:, 0] > 0).long() + 2 * (d.x[:, 1] > 0).long()  # learnable from the scalars
@@ -90,7 +90,7 @@ def test_torch_compile():
     """torch.compile works (dynamo with graph breaks at the sparse products). The inductor
     backend also works but compiles for ~30 s on 2 CPU cores, so the test uses aot_eager,
     which traces forward and backward through AOTAutograd."""
-    data = random_geometry(1, dtype=torch.float32)
+    data = random_mesh_data(1, dtype=torch.float32)
     data.x = torch.randn(data.num_nodes, 4)
     net = small_net("regular", dropout=0.0).eval()
     compiled = torch.compile(net, backend="aot_eager")
@@ -101,7 +101,7 @@ def test_torch_compile():
 
 def test_checks_input():
     net = small_net()
-    data = random_geometry(0, dtype=torch.float32)
+    data = random_mesh_data(0, dtype=torch.float32)
     with pytest.raises(ValueError, match="no x"):
         net(data)
     data.x = torch.randn(data.num_nodes, 3)
@@ -117,7 +117,7 @@ def test_nonlinearity_gauge_is_a_gauge_change_of_the_whole_input(train):
     from gaugemesh.graph import gauge_transform
     from gaugemesh.testing import random_gauge
 
-    data = random_geometry(1, dtype=torch.float64)
+    data = random_mesh_data(1, dtype=torch.float64)
     net = randomize_parameters(small_net("regular").double(), generator=torch.Generator().manual_seed(0)).train(train)
     data.x = torch.randn(data.num_nodes, net.in_type.dim, dtype=torch.float64, generator=torch.Generator().manual_seed(1))
     phi = random_gauge(data.num_nodes, torch.Generator().manual_seed(2))
@@ -135,15 +135,15 @@ def test_nonlinearity_gauge_is_a_gauge_change_of_the_whole_input(train):
 
 
 def test_given_geometry_assembled_from_meshes_gives_the_same_logits():
-    from gaugemesh.nn import ConvGeometry
+    from gaugemesh.nn import ConvOperators
 
-    meshes = [random_geometry(s, dtype=torch.float64, seed=s) for s in (1, 0)]
+    meshes = [random_mesh_data(s, dtype=torch.float64, seed=s) for s in (1, 0)]
     for m in meshes:
         m.x = torch.randn(m.num_nodes, 4, dtype=torch.float64, generator=torch.Generator().manual_seed(m.num_nodes))
     batch = Batch.from_data_list(meshes)
     net = randomize_parameters(small_net("regular", dropout=0.0).double()).eval()
-    parts = [ConvGeometry.from_data(m) for m in meshes]
-    given = net(batch, geometry=ConvGeometry.from_data(batch, parts=parts))
+    parts = [ConvOperators.from_data(m) for m in meshes]
+    given = net(batch, operators=ConvOperators.from_data(batch, parts=parts))
     torch.testing.assert_close(given, net(batch), rtol=0, atol=1e-12)
 
 
@@ -152,7 +152,7 @@ def test_declared_input_type_must_be_the_models_not_just_as_wide(model):
     from gaugemesh.models import GCNBaseline
 
     net = GemResNet("4x0", 3, width=2, num_blocks=1) if model == "gem" else GCNBaseline("4x0", 3, hidden=4, num_layers=1)
-    data = random_geometry(0)
+    data = random_mesh_data(0)
     data.x = torch.randn(data.num_nodes, 4, dtype=torch.float64)
     net = net.double()
     data.x_type = "2x1"  # as wide as 4x0
@@ -172,7 +172,7 @@ def test_every_model_is_permutation_equivariant(model, dtype):
     mode: a dropout mask drawn in another vertex order is another mask)."""
     from gaugemesh.models import GCNBaseline
 
-    data = random_geometry(1, dtype=dtype, seed=2)
+    data = random_mesh_data(1, dtype=dtype, seed=2)
     net = small_net(model) if model != "gcn" else GCNBaseline("2x0 + 1x1", 5, hidden=8, num_layers=2)
     net = randomize_parameters(net.to(dtype), scale=0.5, generator=torch.Generator().manual_seed(0)).eval()
     x = torch.randn(data.num_nodes, 4, dtype=dtype, generator=torch.Generator().manual_seed(1))

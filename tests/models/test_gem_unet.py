@@ -8,7 +8,7 @@ from torch_geometric.data import Batch
 
 from gaugemesh.hierarchy.testing import assert_hierarchy_gauge_equivariant, assert_hierarchy_permutation_equivariant
 from gaugemesh.models.gem_unet import GemUNet
-from gaugemesh.nn import ConvGeometry
+from gaugemesh.nn import ConvOperators
 from gaugemesh.testing import on_data, randomize_parameters
 from tests.hierarchy.test_data import hierarchy_meshes
 
@@ -81,8 +81,8 @@ def test_batch_of_three_sizes_equals_one_at_a_time(meshes64):
 def test_takes_the_callers_geometry(meshes64):
     data = with_x(meshes64[1], 4, torch.float64)
     net = randomize_parameters(small_unet().double()).eval()
-    given = ConvGeometry.from_data(data)
-    torch.testing.assert_close(net(data, geometry=given), net(data))
+    given = ConvOperators.from_data(data)
+    torch.testing.assert_close(net(data, operators=given), net(data))
 
 
 @pytest.mark.slow

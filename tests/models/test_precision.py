@@ -14,7 +14,7 @@ import torch
 
 from gaugemesh.models import GCNBaseline, GemResNet
 from gaugemesh.nn import NormNonlinearity
-from gaugemesh.testing import DEFAULT_RTOL, assert_gauge_equivariant, random_geometry, randomize_parameters
+from gaugemesh.testing import DEFAULT_RTOL, assert_gauge_equivariant, random_mesh_data, randomize_parameters
 
 CLOSE = {torch.bfloat16: 3e-2, torch.float16: 5e-3}
 REDUCED = [pytest.param(torch.bfloat16, id="bf16"), pytest.param(torch.float16, id="fp16")]
@@ -28,7 +28,7 @@ MODELS = {
 
 def setup(name: str, device: str):
     torch.manual_seed(0)
-    data = random_geometry(2, dtype=torch.float32, seed=0)
+    data = random_mesh_data(2, dtype=torch.float32, seed=0)
     data.x = torch.randn(data.num_nodes, 4, generator=torch.Generator().manual_seed(1))
     data.y = torch.randint(0, 5, (data.num_nodes,), generator=torch.Generator().manual_seed(2))
     # scale 0.3: unit-variance random weights (and batch-norm statistics) would blow the logits up

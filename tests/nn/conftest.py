@@ -8,7 +8,7 @@ import pytest
 import torch
 
 import gaugemesh
-from gaugemesh.testing import random_geometry
+from gaugemesh.testing import random_mesh_data
 
 DTYPES = [torch.float32, torch.float64]
 MESH_DIR = Path(__file__).resolve().parents[2] / ".." / "shared" / "datasets" / "test_meshes" / "odedstein"
@@ -36,7 +36,7 @@ def dtype(request) -> torch.dtype:
 @pytest.fixture
 def graph(dtype):
     """Random-angle icosphere (42 vertices) in ``dtype``."""
-    return random_geometry(1, dtype=dtype, seed=0)
+    return random_mesh_data(1, dtype=dtype, seed=0)
 
 
 @pytest.fixture(scope="session")

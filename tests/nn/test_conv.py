@@ -5,9 +5,9 @@ import math
 import pytest
 import torch
 
-from gaugemesh.nn import ConvGeometry, GemConv, RegularNonlinearity
+from gaugemesh.nn import ConvOperators, GemConv, RegularNonlinearity
 from gaugemesh.so2 import FieldType
-from gaugemesh.testing import assert_gauge_equivariant, assert_permutation_equivariant, on_graph, random_geometry, randomize_parameters
+from gaugemesh.testing import assert_gauge_equivariant, assert_permutation_equivariant, on_graph, random_mesh_data, randomize_parameters
 
 PAIRS = [
     ("2x0 + 3x1 + 2x2", "3x0 + 2x1 + 1x2"),
@@ -34,7 +34,7 @@ def slow_reference(conv: GemConv, x, edge_index, theta, transport, edge_weight):
 @pytest.mark.parametrize("in_spec,out_spec", PAIRS)
 @pytest.mark.parametrize("num_radial", [1, 2])
 def test_matches_slow_reference(in_spec, out_spec, num_radial):
-    data = random_geometry(0, dtype=torch.float64, seed=3)
+    data = random_mesh_data(0, dtype=torch.float64, seed=3)
     conv = randomize_parameters(GemConv(in_spec, out_spec, num_radial=num_radial).double())
     g = torch.Generator().manual_seed(0)
     x = torch.randn(data.num_nodes, conv.in_type.dim, generator=g, dtype=torch.float64)
@@ -87,7 +87,7 @@ def _w_functional(conv, params, v):
 
 
 def test_gradcheck_float64():
-    data = random_geometry(0, dtype=torch.float64, seed=4)
+    data = random_mesh_data(0, dtype=torch.float64, seed=4)
     conv = GemConv("2x0 + 1x1 + 1x2", "1x0 + 2x1 + 1x2", num_radial=2).double()
     g = torch.Generator().manual_seed(2)
     x = torch.randn(data.num_nodes, conv.in_type.dim, generator=g, dtype=torch.float64, requires_grad=True)
@@ -126,18 +126,18 @@ def test_shared_geometry_and_cache(graph):
     again = conv(x, *args)
     assert conv._cache._geometry is first  # cache hit
     torch.testing.assert_close(again, y, rtol=0, atol=0)
-    torch.testing.assert_close(again, conv(x, geometry=ConvGeometry(*args)), rtol=0, atol=0)  # as uncached
+    torch.testing.assert_close(again, conv(x, operators=ConvOperators(*args)), rtol=0, atol=0)  # as uncached
     with torch.no_grad():
         graph.theta.add_(0.5)  # in-place change: the cache must notice
     y2 = conv(x, *args)
     assert conv._cache._geometry is not first
     assert not torch.allclose(y, y2)
-    torch.testing.assert_close(y2, conv(x, geometry=ConvGeometry(*args)), rtol=0, atol=0)  # the new angles' result
+    torch.testing.assert_close(y2, conv(x, operators=ConvOperators(*args)), rtol=0, atol=0)  # the new angles' result
 
 
 def test_checks_input():
     conv = GemConv("2x0 + 1x1", "1x0")
-    data = random_geometry(0, dtype=torch.float32)
+    data = random_mesh_data(0, dtype=torch.float32)
     with pytest.raises(ValueError, match="needs \\[..., 4\\]"):
         conv(torch.zeros(data.num_nodes, 5), data.edge_index, data.theta, data.transport)
     with pytest.raises(ValueError, match="radial"):
@@ -149,7 +149,7 @@ def test_initialisation_keeps_variance_through_a_deep_stack(mesh, spot64):
     """Twelve GemConv + ReLU regular nonlinearity layers at default init: the activations
     neither explode nor vanish (a zero or doubled gain fails this)."""
     torch.manual_seed(0)
-    data = random_geometry(3, dtype=torch.float32) if mesh == "random" else spot64
+    data = random_mesh_data(3, dtype=torch.float32) if mesh == "random" else spot64
     t = FieldType.band(8, 2)
     layers = [(GemConv(t, t), RegularNonlinearity(t)) for _ in range(12)]
     x = torch.randn(data.num_nodes, t.dim)
@@ -163,7 +163,7 @@ def test_initialisation_keeps_variance_through_a_deep_stack(mesh, spot64):
 
 
 def test_permutation_equivariant(dtype):
-    data = random_geometry(1, dtype=dtype, seed=3)
+    data = random_mesh_data(1, dtype=dtype, seed=3)
     conv = randomize_parameters(GemConv("3x0 + 2x1 + 1x2", "2x0 + 2x1 + 2x2", num_radial=1).to(dtype))
     x = torch.randn(data.num_nodes, conv.in_type.dim, dtype=dtype, generator=torch.Generator().manual_seed(0))
     assert_permutation_equivariant(on_graph(conv), data, x)

@@ -9,18 +9,18 @@ import random
 import pytest
 import torch
 
-from gaugemesh.nn import ConvGeometry, ConvTerms, GemConv
+from gaugemesh.nn import ConvOperators, ConvTerms, GemConv
 from gaugemesh.nn.conv_function import ConvPlan, GemConvFunction
 from gaugemesh.so2 import FieldType
-from gaugemesh.testing import random_geometry, randomize_parameters
+from gaugemesh.testing import random_mesh_data, randomize_parameters
 from tests.nn.test_conv import slow_reference
 
 PAIRS = [("2x0 + 3x1 + 2x2", "3x0 + 2x1 + 1x2"), ("1x1 + 2x0 + 1x3", "2x2 + 1x0 + 2x1")]
 
 
-def single_term(geometry: ConvGeometry, order: int, k: int, r: int) -> torch.Tensor:
+def single_term(geometry: ConvOperators, order: int, k: int, r: int) -> torch.Tensor:
     """The operator of one term (k, r), ``[V, rows, V cols]``: ``w^r exp(i (k theta + n g))`` at
-    (i, re/im) x j for order 0 and at i x (j, re/im) above (as tests/nn/test_conv_geometry.py's
+    (i, re/im) x j for order 0 and at i x (j, re/im) above (as tests/nn/test_conv_operators.py's
     loop, vectorised)."""
     v, (j, i) = geometry.num_nodes, geometry.edge_index
     phase = k * geometry.theta + order * geometry.transport
@@ -74,12 +74,12 @@ def test_kernel_operators_and_plan_read_the_same_terms(in_spec, out_spec, seed):
     """For every term, in the canonical and in shuffled orders: its block of the flat weight is
     the kernel's matrix of that term, its stacked row of the operator is the dense operator of
     its (k, r), and the fused function's block reads exactly that row and that block."""
-    data = random_geometry(0, dtype=torch.float64, seed=5)
+    data = random_mesh_data(0, dtype=torch.float64, seed=5)
     conv = randomize_parameters(GemConv(in_spec, out_spec, num_radial=2).double())
     conv = conv if seed is None else rearranged(conv, seed)
     terms = conv.neighbour.terms
-    geometry = ConvGeometry(data.edge_index, data.theta, data.transport, torch.rand(data.theta.numel(), 2, dtype=torch.float64))
-    operators = geometry.operators(terms.operators, torch.float64, "cpu")
+    geometry = ConvOperators(data.edge_index, data.theta, data.transport, torch.rand(data.theta.numel(), 2, dtype=torch.float64))
+    operators = geometry.edge_operators(terms.operators, torch.float64, "cpu")
     weight = conv.weight().detach()
     v = data.num_nodes
     for term in terms.terms:
@@ -102,7 +102,7 @@ def test_kernel_operators_and_plan_read_the_same_terms(in_spec, out_spec, seed):
 @pytest.mark.parametrize("in_spec,out_spec", PAIRS)
 def test_any_valid_order_gives_the_same_layer(in_spec, out_spec):
     """Output and gradients do not depend on the order: each side follows the one list."""
-    data = random_geometry(0, dtype=torch.float64, seed=3)
+    data = random_mesh_data(0, dtype=torch.float64, seed=3)
     conv = randomize_parameters(GemConv(in_spec, out_spec, num_radial=2).double())
     twin = rearranged(conv, seed=0)
     assert [t.key for t in twin.neighbour.terms.terms] != [t.key for t in conv.neighbour.terms.terms]
@@ -122,18 +122,18 @@ def test_any_valid_order_gives_the_same_layer(in_spec, out_spec):
 def test_operators_stacked_in_another_order_are_refused(monkeypatch):
     """A plan and operators that disagree on the order are caught at the call; unchecked, they
     would give a wrong result, so the check is what stands between them."""
-    data = random_geometry(0, dtype=torch.float64, seed=3)
+    data = random_mesh_data(0, dtype=torch.float64, seed=3)
     conv = randomize_parameters(GemConv("2x0 + 2x1 + 1x2", "1x0 + 2x1 + 1x2").double())
     twin = rearranged(conv, seed=1)
-    geometry = ConvGeometry.from_data(data)
+    geometry = ConvOperators.from_data(data)
     x = torch.randn(data.num_nodes, conv.in_type.dim, dtype=torch.float64)
-    canonical = geometry.operators(conv.neighbour.terms.operators, torch.float64, "cpu")
+    canonical = geometry.edge_operators(conv.neighbour.terms.operators, torch.float64, "cpu")
     args = (x, twin.weight(), twin.self_interaction.bias, twin.plan, canonical)
     with pytest.raises(ValueError, match="stacks"):
         GemConvFunction.apply(*args)
     monkeypatch.setattr(ConvPlan, "check", lambda self, operators: None)
     wrong = GemConvFunction.apply(*args)
-    assert not torch.allclose(wrong, conv(x, geometry=geometry))
+    assert not torch.allclose(wrong, conv(x, operators=geometry))
 
 
 def test_layouts_the_fused_function_would_misread_are_refused():

@@ -6,7 +6,7 @@ from torch_geometric.data import Batch
 
 from gaugemesh.nn import BatchNorm
 from gaugemesh.so2 import FieldType
-from gaugemesh.testing import assert_gauge_equivariant, on_features, random_geometry, randomize_parameters
+from gaugemesh.testing import assert_gauge_equivariant, on_features, random_mesh_data, randomize_parameters
 
 TYPE = FieldType("3x0 + 2x1 + 2x2 + 1x0")
 
@@ -35,7 +35,7 @@ def test_normalises():
 
 def test_batch_statistics_over_all_vertices():
     """A PyG Batch is normalised over all its vertices (like torch_geometric.nn.BatchNorm)."""
-    a, b = random_geometry(0, dtype=torch.float64), random_geometry(1, dtype=torch.float64)
+    a, b = random_mesh_data(0, dtype=torch.float64), random_mesh_data(1, dtype=torch.float64)
     a.x, b.x = torch.randn(a.num_nodes, TYPE.dim, dtype=torch.float64), 5 + torch.randn(b.num_nodes, TYPE.dim, dtype=torch.float64)
     batch = Batch.from_data_list([a, b])
     layer = BatchNorm(TYPE).double()

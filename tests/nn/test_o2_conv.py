@@ -10,7 +10,7 @@ from torch.func import functional_call
 
 import gaugemesh
 from gaugemesh.nn import GemConv
-from gaugemesh.nn.o2_conv import O2ConvGeometry, O2GemConv
+from gaugemesh.nn.o2_conv import O2ConvOperators, O2GemConv
 from gaugemesh.nn.o2_kernel import kernel_with
 from gaugemesh.o2 import O2FieldType, o2_inverse
 from gaugemesh.o2_gauge import random_o2_gauge
@@ -111,7 +111,7 @@ def test_matches_slow_reference_on_the_moebius_strip():
     assert data.reflection.any() and not data.reflection.all()
     conv = randomize_parameters(O2GemConv(*PAIRS[1]).double())
     x = conv.in_type.randn(data.num_nodes, dtype=torch.float64)
-    fast = conv(x, geometry=O2ConvGeometry.from_data(data))
+    fast = conv(x, operators=O2ConvOperators.from_data(data))
     torch.testing.assert_close(fast, slow_reference(conv, x, data), atol=1e-12, rtol=1e-12)
 
 
@@ -170,4 +170,4 @@ def test_without_reflections_it_is_the_masked_so2_layer():
     conv = randomize_parameters(O2GemConv(*PAIRS[0]).double())
     x = conv.in_type.randn(data.num_nodes, dtype=torch.float64)
     expected = functional_call(conv.so2, conv.parameters_o2(), (x, data.edge_index, data.theta, data.transport, data.edge_weight))
-    torch.testing.assert_close(conv(x, geometry=O2ConvGeometry.from_data(data)), expected)
+    torch.testing.assert_close(conv(x, operators=O2ConvOperators.from_data(data)), expected)

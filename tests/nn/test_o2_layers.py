@@ -8,7 +8,7 @@ from torch import nn
 
 import gaugemesh
 from gaugemesh.nn import NormNonlinearity
-from gaugemesh.nn.o2_conv import O2ConvGeometry, O2GemConv
+from gaugemesh.nn.o2_conv import O2ConvOperators, O2GemConv
 from gaugemesh.nn.o2_layers import O2BatchNorm, O2InvariantReadout, O2NormNonlinearity
 from gaugemesh.o2_testing import assert_o2_gauge_equivariant, o2_gauge_equivariance_error
 from gaugemesh.testing import assert_permutation_equivariant, on_features, randomize_parameters
@@ -75,9 +75,9 @@ class _Stack(nn.Module):
         self.readout = O2InvariantReadout(self.conv2.out_type)
 
     def forward(self, x, data):
-        geometry = O2ConvGeometry.from_data(data)
-        h = self.act(self.norm(self.conv1(x, geometry=geometry)))
-        return self.readout(self.conv2(h, geometry=geometry))
+        geometry = O2ConvOperators.from_data(data)
+        h = self.act(self.norm(self.conv1(x, operators=geometry)))
+        return self.readout(self.conv2(h, operators=geometry))
 
 
 @pytest.mark.parametrize("train", [True, False], ids=["train", "eval"])

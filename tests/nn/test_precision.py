@@ -20,7 +20,7 @@ from torch import nn
 from gaugemesh.nn import (BatchNorm, FieldDropout, GatedNonlinearity, GemConv, InvariantReadout, Linear,
                           NormNonlinearity, RegularNonlinearity)
 from gaugemesh.so2 import FieldType
-from gaugemesh.testing import DEFAULT_RTOL, assert_gauge_equivariant, on_features, on_graph, random_geometry, randomize_parameters
+from gaugemesh.testing import DEFAULT_RTOL, assert_gauge_equivariant, on_features, on_graph, random_mesh_data, randomize_parameters
 
 IN = FieldType("4x0 + 3x1 + 2x2")
 OUT = FieldType("3x0 + 2x1 + 2x2")
@@ -47,7 +47,7 @@ def call(layer, x, data):
 
 def setup(name: str, device: str, train: bool):
     torch.manual_seed(0)
-    data = random_geometry(1, dtype=torch.float32, seed=0)
+    data = random_mesh_data(1, dtype=torch.float32, seed=0)
     data.edge_weight = torch.stack([data.edge_weight, 1 - data.edge_weight], 1)  # two radial weights
     layer = randomize_parameters(LAYERS[name](), generator=torch.Generator().manual_seed(1)).train(train).to(device)
     x = torch.randn(data.num_nodes, layer.in_type.dim, generator=torch.Generator().manual_seed(2)).to(device)

@@ -5,7 +5,7 @@ import math
 import torch
 
 from gaugemesh.features import FeatureOptions
-from gaugemesh.testing import random_geometry
+from gaugemesh.testing import random_mesh_data
 from gaugemesh.training.augment import make_augment
 
 CONFIG = {"augment": {"gauge": True, "rotate": True},
@@ -13,7 +13,7 @@ CONFIG = {"augment": {"gauge": True, "rotate": True},
 
 
 def _batch():
-    data = random_geometry(1, dtype=torch.float32)
+    data = random_mesh_data(1, dtype=torch.float32)
     data.x = torch.randn(data.num_nodes, 5, generator=torch.Generator().manual_seed(0))
     return data
 

@@ -3,11 +3,11 @@
 import pytest
 import torch
 
-from gaugemesh.nn import ConvGeometry
-from gaugemesh.testing import random_geometry
+from gaugemesh.nn import ConvOperators
+from gaugemesh.testing import random_mesh_data
 
 
-def dense_operator(geometry: ConvGeometry, order: int, k: int, r: int) -> torch.Tensor:
+def dense_operator(geometry: ConvOperators, order: int, k: int, r: int) -> torch.Tensor:
     """The obvious loop: ``s = w^r exp(i (k theta + n g))`` per edge, at (i, re/im) x j for
     order 0 and at i x (j, re/im) above."""
     v = geometry.num_nodes
@@ -23,7 +23,7 @@ def dense_operator(geometry: ConvGeometry, order: int, k: int, r: int) -> torch.
     return out.reshape(2 * v, v) if order == 0 else out.reshape(v, 2 * v)
 
 
-def stacked_dense(geometry: ConvGeometry, order: int, freqs) -> torch.Tensor:
+def stacked_dense(geometry: ConvOperators, order: int, freqs) -> torch.Tensor:
     """The terms ``q = (k, r)``, frequency-major, stacked row by row under each vertex:
     rows ``(i, q)`` for order >= 1 and ``(i, q, re/im)`` for order 0."""
     v, radial = geometry.num_nodes, geometry.num_radial
@@ -33,7 +33,7 @@ def stacked_dense(geometry: ConvGeometry, order: int, freqs) -> torch.Tensor:
     return stacked.reshape(v * len(terms) * rows_per_vertex, -1)
 
 
-def assert_matches_dense(op, geometry: ConvGeometry, order: int, groups) -> None:
+def assert_matches_dense(op, geometry: ConvOperators, order: int, groups) -> None:
     """The stacked matrix, and each group's transpose, against :func:`stacked_dense`."""
     freqs = [k for group in groups for k in group]
     torch.testing.assert_close(op.matrix.to_dense(), stacked_dense(geometry, order, freqs))
@@ -48,12 +48,12 @@ GROUPS = [(0, ((0,), (1,), (2,))), (1, ((-1,), (0, -2), (1, -3))), (2, ((-2,), (
 
 @pytest.mark.parametrize("order,groups", GROUPS)
 def test_operator_matches_dense_and_transpose(order, groups):
-    data = random_geometry(0, dtype=torch.float64, seed=5)
+    data = random_mesh_data(0, dtype=torch.float64, seed=5)
     # shuffle the edges: the builder must not rely on the input order
     perm = torch.randperm(data.edge_index.size(1), generator=torch.Generator().manual_seed(0))
     w = torch.rand(perm.numel(), 2, dtype=torch.float64)
-    geometry = ConvGeometry(data.edge_index[:, perm], data.theta[perm], data.transport[perm], w)
-    op = geometry.operator(order, groups, torch.float64, "cpu")
+    geometry = ConvOperators(data.edge_index[:, perm], data.theta[perm], data.transport[perm], w)
+    op = geometry.edge_operator(order, groups, torch.float64, "cpu")
     assert op.terms == 2 * sum(len(group) for group in groups)
     assert_matches_dense(op, geometry, order, groups)
 
@@ -61,10 +61,10 @@ def test_operator_matches_dense_and_transpose(order, groups):
 def test_operator_applies_the_complex_sum():
     """Order 1 on [u; i u] gives sum_j s_ij u_j, in the (c, re/im) layout of the features,
     term q in columns q 2C .. (q + 1) 2C."""
-    data = random_geometry(0, dtype=torch.float64, seed=7)
-    geometry = ConvGeometry(data.edge_index, data.theta, data.transport, data.edge_weight)
+    data = random_mesh_data(0, dtype=torch.float64, seed=7)
+    geometry = ConvOperators(data.edge_index, data.theta, data.transport, data.edge_weight)
     freqs = (2, -1)
-    op = geometry.operator(1, (freqs,), torch.float64, "cpu")
+    op = geometry.edge_operator(1, (freqs,), torch.float64, "cpu")
     u = torch.randn(data.num_nodes, 3, dtype=torch.complex128)
     source = torch.stack([u, 1j * u], 1)  # rows (j, 0/1)
     source = torch.view_as_real(source).reshape(2 * data.num_nodes, 6)
@@ -78,10 +78,10 @@ def test_operator_applies_the_complex_sum():
 
 def test_operators_share_their_indices():
     """Only the values are per operator: operators with as many terms reuse one index pattern."""
-    data = random_geometry(0, dtype=torch.float32, seed=8)
-    geometry = ConvGeometry(data.edge_index, data.theta, data.transport)
-    ops = [geometry.operator(1, ((0,), (1,)), torch.float32, "cpu"), geometry.operator(2, ((3,), (-4,)), torch.float32, "cpu")]
-    ops.append(geometry.operator(2, ((3,), (-4,)), torch.float64, "cpu"))
+    data = random_mesh_data(0, dtype=torch.float32, seed=8)
+    geometry = ConvOperators(data.edge_index, data.theta, data.transport)
+    ops = [geometry.edge_operator(1, ((0,), (1,)), torch.float32, "cpu"), geometry.edge_operator(2, ((3,), (-4,)), torch.float32, "cpu")]
+    ops.append(geometry.edge_operator(2, ((3,), (-4,)), torch.float64, "cpu"))
     matrices = [op.matrix for op in ops] + [t for op in ops for t in op.transposes]
     for group in ([op.matrix for op in ops], [t for op in ops for t in op.transposes]):
         assert len({m.col_indices().data_ptr() for m in group}) == 1
@@ -90,8 +90,8 @@ def test_operators_share_their_indices():
 
 
 def test_default_edge_weight_is_mean():
-    data = random_geometry(0, dtype=torch.float64, weighted=False)
-    geometry = ConvGeometry(data.edge_index, data.theta, data.transport)
+    data = random_mesh_data(0, dtype=torch.float64, weighted=False)
+    geometry = ConvOperators(data.edge_index, data.theta, data.transport)
     total = torch.zeros(data.num_nodes, dtype=torch.float64).index_add_(0, data.edge_index[1], geometry.edge_weight[:, 0])
     torch.testing.assert_close(total, torch.ones_like(total))
 
@@ -101,9 +101,9 @@ def test_operator_with_isolated_and_sink_vertices(order):
     """Vertices without incoming or outgoing edges give empty rows (and columns)."""
     edge_index = torch.tensor([[0, 2, 2, 4], [2, 0, 4, 2]])  # 1 and 5 isolated, 3 missing
     theta = torch.tensor([0.3, -1.2, 2.0, 0.7], dtype=torch.float64)
-    geometry = ConvGeometry(edge_index, theta, -theta, num_nodes=6)
+    geometry = ConvOperators(edge_index, theta, -theta, num_nodes=6)
     groups = ((1,), (-2, 0))
-    assert_matches_dense(geometry.operator(order, groups, torch.float64, "cpu"), geometry, order, groups)
+    assert_matches_dense(geometry.edge_operator(order, groups, torch.float64, "cpu"), geometry, order, groups)
 
 
 @pytest.mark.parametrize("order,groups", GROUPS)
@@ -112,12 +112,12 @@ def test_batch_operators_assembled_from_meshes_equal_built_ones(order, groups):
     are the batch's own, entry for entry; the meshes keep theirs for the next batch."""
     from torch_geometric.data import Batch
 
-    meshes = [random_geometry(s, dtype=torch.float64, seed=s) for s in (0, 1, 0)]
+    meshes = [random_mesh_data(s, dtype=torch.float64, seed=s) for s in (0, 1, 0)]
     meshes[2].edge_weight = meshes[2].edge_weight.flip(0)  # same graph, other values
-    parts = [ConvGeometry.from_data(m) for m in meshes]
+    parts = [ConvOperators.from_data(m) for m in meshes]
     batch = Batch.from_data_list(meshes)
-    assembled = ConvGeometry.from_data(batch, parts=parts).operator(order, groups, torch.float64, "cpu")
-    built = ConvGeometry.from_data(batch).operator(order, groups, torch.float64, "cpu")
+    assembled = ConvOperators.from_data(batch, parts=parts).edge_operator(order, groups, torch.float64, "cpu")
+    built = ConvOperators.from_data(batch).edge_operator(order, groups, torch.float64, "cpu")
     assert assembled.group_terms == built.group_terms
     for a, b in zip((assembled.matrix, *assembled.transposes), (built.matrix, *built.transposes)):
         assert a.shape == b.shape
@@ -128,17 +128,17 @@ def test_batch_operators_assembled_from_meshes_equal_built_ones(order, groups):
 def test_batch_parts_must_describe_the_batch():
     from torch_geometric.data import Batch
 
-    meshes = [random_geometry(0, seed=0), random_geometry(1, seed=1)]
+    meshes = [random_mesh_data(0, seed=0), random_mesh_data(1, seed=1)]
     batch = Batch.from_data_list(meshes)
     with pytest.raises(ValueError, match="batch order"):
-        ConvGeometry.from_data(batch, parts=[ConvGeometry.from_data(meshes[0])])
+        ConvOperators.from_data(batch, parts=[ConvOperators.from_data(meshes[0])])
 
 
 @pytest.mark.parametrize("order,groups", GROUPS)
 def test_operators_built_on_every_device_match_the_cpu(order, groups, device):
-    data = random_geometry(1, dtype=torch.float32, seed=2)
-    on_cpu = ConvGeometry.from_data(data).operator(order, groups, torch.float32, "cpu")
-    here = ConvGeometry.from_data(data.to(device)).operator(order, groups, torch.float32, device)
+    data = random_mesh_data(1, dtype=torch.float32, seed=2)
+    on_cpu = ConvOperators.from_data(data).edge_operator(order, groups, torch.float32, "cpu")
+    here = ConvOperators.from_data(data.to(device)).edge_operator(order, groups, torch.float32, device)
     assert here.matrix.device.type == device
     for a, b in zip((here.matrix, *here.transposes), (on_cpu.matrix, *on_cpu.transposes)):
         torch.testing.assert_close(a.to_dense().cpu(), b.to_dense(), rtol=0, atol=1e-6)

@@ -33,9 +33,9 @@ operator with as many terms; an operator costs its values, ``4 Q E`` numbers wit
 transpose, plus indices for the pattern sizes no other operator used yet.
 
 A batch of meshes is one block-diagonal graph, and every operator of it is block diagonal
-too: :meth:`ConvGeometry.combine` assembles a batch's operators from those of its meshes
+too: :meth:`ConvOperators.combine` assembles a batch's operators from those of its meshes
 (one concatenation of their indices and values) instead of building them again, so that a
-training loop that keeps one :class:`ConvGeometry` per mesh builds each mesh's operators
+training loop that keeps one :class:`ConvOperators` per mesh builds each mesh's operators
 once, not once per step.
 """
 
@@ -50,7 +50,7 @@ from torch import Tensor
 
 from gaugemesh.nn.conv_terms import OperatorTerms
 
-__all__ = ["ConvGeometry", "EdgeOperator", "GeometryCache"]
+__all__ = ["ConvOperators", "EdgeOperator", "OperatorCache"]
 
 
 @dataclass(frozen=True)
@@ -220,13 +220,13 @@ def _patterns(rows: Tensor, cols: Tensor, num_nodes: int) -> tuple[Tensor, _Patt
     return order, pairs, rows_layout
 
 
-class ConvGeometry:
+class ConvOperators:
     """The connection of one mesh (or a PyG batch of meshes), prepared for :class:`GemConv`.
 
     Holds ``edge_index``, ``theta``, ``transport`` and ``edge_weight`` and builds, on first
     use, the sparse operator for each ``(input order, frequencies, dtype, device)``; later
     layers and forward passes reuse them. Build one per mesh or batch
-    (:meth:`from_data`) and pass it to every layer as ``geometry=``; a :class:`GemConv`
+    (:meth:`from_data`) and pass it to every layer as ``operators=``; a :class:`GemConv`
     called with plain tensors keeps one of these cached itself.
 
     Args:
@@ -236,7 +236,7 @@ class ConvGeometry:
         edge_weight: ``[E]``, or ``[E, R]`` for ``R`` radial basis weights; defaults to
             ``1 / in-degree`` (the mean over neighbours).
         num_nodes: Number of vertices; defaults to ``edge_index.max() + 1``.
-        parts: For a batch, the geometries of its meshes in batch order (the graph must be
+        parts: For a batch, the operators of its meshes in batch order (the graph must be
             theirs, concatenated as PyG batches them): operators are then assembled from
             theirs (:meth:`EdgeOperator.block_diagonal`), which build and keep their own on
             first use, so a mesh seen again in another batch costs only the assembly.
@@ -251,7 +251,7 @@ class ConvGeometry:
         transport: Tensor,
         edge_weight: Tensor | None = None,
         num_nodes: int | None = None,
-        parts: Sequence[ConvGeometry] | None = None,
+        parts: Sequence[ConvOperators] | None = None,
     ):
         if edge_index.dim() != 2 or edge_index.size(0) != 2 or edge_index.is_floating_point():
             raise ValueError(f"edge_index must be an integer tensor [2, E], got {tuple(edge_index.shape)}.")
@@ -287,11 +287,11 @@ class ConvGeometry:
         if (nodes, edges) != (self.num_nodes, num_edges) or any(p.num_radial != self.num_radial for p in self.parts):
             raise ValueError(
                 f"parts describe {nodes} vertices and {edges} edges, the batch {self.num_nodes} and {num_edges}"
-                " (or their radial weights differ): pass the meshes' geometries in batch order."
+                " (or their radial weights differ): pass the meshes' operators in batch order."
             )
 
     @classmethod
-    def from_data(cls, data, parts: Sequence[ConvGeometry] | None = None) -> ConvGeometry:
+    def from_data(cls, data, parts: Sequence[ConvOperators] | None = None) -> ConvOperators:
         """From a PyG ``Data``/``Batch`` with ``edge_index``, ``theta``, ``transport`` (and
         optionally ``edge_weight``); ``parts`` as in the constructor."""
         weight = getattr(data, "edge_weight", None)
@@ -307,7 +307,7 @@ class ConvGeometry:
         """``R``, the number of radial weights per edge."""
         return self.edge_weight.size(1)
 
-    def operator(self, order: int, groups: Sequence[Sequence[int]], dtype: torch.dtype, device) -> EdgeOperator:
+    def edge_operator(self, order: int, groups: Sequence[Sequence[int]], dtype: torch.dtype, device) -> EdgeOperator:
         """The stacked operator of input ``order``: one term per frequency of ``groups``
         (flattened) and radial weight, frequency-major (``q = (k0, r0), (k0, r1), ...,
         (k1, r0), ...``); its transpose is split by ``groups``.
@@ -318,9 +318,9 @@ class ConvGeometry:
             - order >= 1: ``matrix`` ``[V Q, 2 V]`` (rows ``(i, q)``); transposes
               ``[2 V, V Q_g]``
         """
-        return self.operators([OperatorTerms.frequency_major(order, groups, self.num_radial)], dtype, device)[order]
+        return self.edge_operators([OperatorTerms.frequency_major(order, groups, self.num_radial)], dtype, device)[order]
 
-    def operators(self, stacked: Iterable[OperatorTerms], dtype: torch.dtype, device) -> dict[int, EdgeOperator]:
+    def edge_operators(self, stacked: Iterable[OperatorTerms], dtype: torch.dtype, device) -> dict[int, EdgeOperator]:
         """The operator of each input order with the terms ``stacked`` lists (a layer's
         :attr:`ConvTerms.operators <gaugemesh.nn.conv_terms.ConvTerms.operators>`), row ``q``
         holding the ``q``-th ``(frequency, radial)`` term; built together, kept for reuse."""
@@ -328,7 +328,7 @@ class ConvGeometry:
         keys = {s.order: (s, dtype, device) for s in stacked}
         missing = [key[0] for key in keys.values() if key not in self._operators]
         if missing and self.parts is not None:  # a batch: assemble from its meshes' operators
-            built = [p.operators(missing, dtype, device) for p in self.parts]
+            built = [p.edge_operators(missing, dtype, device) for p in self.parts]
             for s in missing:
                 self._operators[keys[s.order]] = EdgeOperator.block_diagonal([b[s.order] for b in built])
         elif missing:
@@ -411,8 +411,8 @@ class _Layout(NamedTuple):
         return cls(by_target, by_source, pairs_in, rows_in, pairs_out, rows_out)
 
 
-class GeometryCache:
-    """Remembers the :class:`ConvGeometry` of the last geometry tensors it was given.
+class OperatorCache:
+    """Remembers the :class:`ConvOperators` of the last geometry tensors it was given.
 
     A hit needs the very same tensor objects at the same version (in-place edits bump the
     version). The cache holds the tensors, so their identity cannot be reused by new ones.
@@ -420,13 +420,13 @@ class GeometryCache:
 
     def __init__(self):
         self._key: tuple | None = None
-        self._geometry: ConvGeometry | None = None
+        self._geometry: ConvOperators | None = None
 
-    def get(self, edge_index, theta, transport, edge_weight=None, num_nodes=None) -> ConvGeometry:
+    def get(self, edge_index, theta, transport, edge_weight=None, num_nodes=None) -> ConvOperators:
         tensors = (edge_index, theta, transport, edge_weight)
         key = tuple(t if t is None else (t, t._version) for t in tensors) + (num_nodes,)
         if self._key is None or not _same_key(self._key, key):
-            self._geometry = ConvGeometry(edge_index, theta, transport, edge_weight, num_nodes)
+            self._geometry = ConvOperators(edge_index, theta, transport, edge_weight, num_nodes)
             self._key = key
         return self._geometry
 

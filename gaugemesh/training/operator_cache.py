@@ -1,9 +1,9 @@
-"""The convolution geometry of every mesh a training run sees, kept across epochs.
+"""The convolution operators of every mesh a training run sees, kept across epochs.
 
 Each step's batch is a new combination of meshes, but each mesh's connection never changes
-(random gauge augmentation rotates the nonlinearities' frames, not the geometry: see
+(random gauge augmentation rotates the nonlinearities' frames, not the operators: see
 :class:`~gaugemesh.nn.RegularNonlinearity`). So the trainer keeps one
-:class:`~gaugemesh.nn.ConvGeometry` per mesh on the training device, whose sparse operators
+:class:`~gaugemesh.nn.ConvOperators` per mesh on the training device, whose sparse operators
 are built the first time the mesh is seen, and assembles each batch's operators from its
 meshes' (a concatenation) instead of building them from the angles every step.
 
@@ -20,9 +20,9 @@ from typing import Sequence
 import torch
 from torch_geometric.data import Batch, Data
 
-from gaugemesh.nn import ConvGeometry
+from gaugemesh.nn import ConvOperators
 
-__all__ = ["MESH_ID", "MeshGeometries", "default_budget"]
+__all__ = ["MESH_ID", "MeshOperatorCache", "default_budget"]
 
 #: The key of the per-sample index that tells the store which mesh a batch entry is.
 MESH_ID = "mesh_id"
@@ -35,22 +35,22 @@ def default_budget(device: torch.device) -> int:
     return 2 << 30
 
 
-class MeshGeometries:
-    """One :class:`ConvGeometry` per mesh, on ``device``, within ``budget`` bytes of operators.
+class MeshOperatorCache:
+    """One :class:`ConvOperators` per mesh, on ``device``, within ``budget`` bytes of operators.
 
     Args:
         meshes: The samples, indexed by their ``mesh_id``.
-        device: Where the geometry and its operators live.
+        device: Where the operators and its operators live.
         budget: Bytes of operators kept across batches (default :func:`default_budget`).
     """
 
     def __init__(self, meshes: Sequence[Data], device: torch.device | str, budget: int | None = None):
         self.meshes, self.device = list(meshes), torch.device(device)
         self.budget = default_budget(self.device) if budget is None else int(budget)
-        self._kept: OrderedDict[int, ConvGeometry] = OrderedDict()  # least recently used first
+        self._kept: OrderedDict[int, ConvOperators] = OrderedDict()  # least recently used first
         self._bytes: dict[int, int] = {}
         self._last: list[int] = []  # the meshes of the last batch, whose operators may be new
-        self.built = 0  # meshes whose geometry was made (again), for tests and logs
+        self.built = 0  # meshes whose operators was made (again), for tests and logs
 
     @staticmethod
     def tag(meshes: Sequence[Data], start: int = 0) -> list[Data]:
@@ -62,13 +62,13 @@ class MeshGeometries:
             tagged.append(data)
         return tagged
 
-    def batch(self, batch: Batch, ids: Sequence[int]) -> ConvGeometry:
-        """The geometry of ``batch`` (already on the device), whose entries are the meshes
+    def batch(self, batch: Batch, ids: Sequence[int]) -> ConvOperators:
+        """The operators of ``batch`` (already on the device), whose entries are the meshes
         ``ids`` in order. Their operators are built on first use where they were not kept;
         what the previous batch built is accounted for, and meshes beyond the budget dropped."""
         self._settle()
         self._last = list(dict.fromkeys(int(i) for i in ids))
-        return ConvGeometry.from_data(batch, parts=[self._get(int(i)) for i in ids])
+        return ConvOperators.from_data(batch, parts=[self._get(int(i)) for i in ids])
 
     def _settle(self) -> None:
         """Count what the last batch's meshes built, then drop the least recently used
@@ -83,17 +83,17 @@ class MeshGeometries:
                 total -= self._bytes.pop(i)
                 del self._kept[i]
 
-    def _get(self, i: int) -> ConvGeometry:
+    def _get(self, i: int) -> ConvOperators:
         if i in self._kept:
             self._kept.move_to_end(i)
             return self._kept[i]
         mesh = self.meshes[i]
-        geometry = ConvGeometry(mesh.edge_index.to(self.device), mesh.theta.to(self.device),
+        operators = ConvOperators(mesh.edge_index.to(self.device), mesh.theta.to(self.device),
                                 mesh.transport.to(self.device), _to(getattr(mesh, "edge_weight", None), self.device),
                                 mesh.num_nodes)
-        self._kept[i], self._bytes[i] = geometry, 0
+        self._kept[i], self._bytes[i] = operators, 0
         self.built += 1
-        return geometry
+        return operators
 
     @property
     def nbytes(self) -> int:

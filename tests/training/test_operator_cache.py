@@ -4,7 +4,7 @@ import torch
 from torch_geometric.data import Batch
 
 from gaugemesh.models import GemResNet
-from gaugemesh.training.geometries import MESH_ID, MeshGeometries
+from gaugemesh.training.operator_cache import MESH_ID, MeshOperatorCache
 from gaugemesh.training.loop import Trainer, TrainSettings
 from tests.training.test_loop import _dataset
 
@@ -24,8 +24,8 @@ def _numbers(rows):
 def test_each_mesh_builds_its_operators_once_and_training_is_unchanged(tmp_path):
     kept = _trainer(tmp_path / "kept")
     rows = kept.fit()
-    assert kept.geometries.built == 6 + 2  # every training and validation mesh, once in two epochs
-    assert kept.geometries.nbytes > 0
+    assert kept.operator_cache.built == 6 + 2  # every training and validation mesh, once in two epochs
+    assert kept.operator_cache.nbytes > 0
     rebuilt = _trainer(tmp_path / "rebuilt")
     rebuilt._pass_geometry = False  # the model builds every batch's operators itself, as before
     assert _numbers(rebuilt.fit()) == _numbers(rows)
@@ -34,14 +34,14 @@ def test_each_mesh_builds_its_operators_once_and_training_is_unchanged(tmp_path)
 def test_meshes_beyond_the_budget_are_dropped_and_rebuilt(tmp_path):
     trainer = _trainer(tmp_path, operator_cache_mb=0)
     trainer.fit()
-    assert trainer.geometries.built > 2 * 6  # nothing kept from one batch to the next
+    assert trainer.operator_cache.built > 2 * 6  # nothing kept from one batch to the next
     # the last batch's meshes, and the batch's before, counted only when the next is asked for
-    assert len(trainer.geometries._kept) <= 2 + 2
+    assert len(trainer.operator_cache._kept) <= 2 + 2
 
 
 def test_tagging_shares_the_tensors_and_numbers_the_meshes():
     meshes = _dataset(3)
-    tagged = MeshGeometries.tag(meshes, start=5)
+    tagged = MeshOperatorCache.tag(meshes, start=5)
     assert [int(getattr(m, MESH_ID)) for m in tagged] == [5, 6, 7]
     assert tagged[0].x is meshes[0].x and not hasattr(meshes[0], MESH_ID)
     assert getattr(Batch.from_data_list(tagged), MESH_ID).tolist() == [5, 6, 7]
