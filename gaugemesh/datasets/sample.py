@@ -46,6 +46,9 @@ class ProcessOptions:
             key only when it is ``"O2"``, so that the caches of SO(2) runs stay valid.
         hierarchy_levels: Levels of the mesh hierarchy to store (the mesh itself counts as
             one; 1 stores none), for multi-scale models (:mod:`gaugemesh.hierarchy.data`).
+        coarse_vertices: About how many vertices each coarse level has, whatever the mesh's
+            resolution (see :func:`~gaugemesh.hierarchy.data.add_hierarchy`); empty: each
+            level 4x fewer than the one before.
     """
 
     features: tuple[str, ...] = DEFAULT_FEATURES
@@ -56,6 +59,7 @@ class ProcessOptions:
     dtype: str = "float32"
     structure_group: str = "SO2"
     hierarchy_levels: int = 1
+    coarse_vertices: tuple[int, ...] = ()
 
     def __post_init__(self):
         object.__setattr__(self, "features", feature_names(self.features))
@@ -64,6 +68,12 @@ class ProcessOptions:
         if self.dtype not in DTYPES:
             raise ValueError(f"dtype must be one of {sorted(DTYPES)}, got {self.dtype!r}.")
         _positive_integer("hierarchy_levels", self.hierarchy_levels)
+        object.__setattr__(self, "coarse_vertices", tuple(self.coarse_vertices))
+        for count in self.coarse_vertices:
+            _positive_integer("coarse_vertices", count)
+        if self.coarse_vertices and len(self.coarse_vertices) != self.hierarchy_levels - 1:
+            raise ValueError(f"coarse_vertices needs one count per coarse level ({self.hierarchy_levels - 1}), "
+                             f"got {list(self.coarse_vertices)}.")
         if self.frames not in ("default", "potpourri3d"):
             raise ValueError(f"cached frames must be 'default' or 'potpourri3d' (got {self.frames!r}); "
                              "use the RandomGauge transform for random gauges.")
@@ -82,8 +92,9 @@ class ProcessOptions:
         options = asdict(self.for_layout(layout))
         if options["structure_group"] == "SO2":  # keyed only when O(2): SO(2) caches from before stay valid
             del options["structure_group"]
-        if options["hierarchy_levels"] == 1:  # keyed only when used: caches from before stay valid
-            del options["hierarchy_levels"]
+        for name, unused in (("hierarchy_levels", 1), ("coarse_vertices", ())):
+            if options[name] == unused:  # keyed only when used: caches from before stay valid
+                del options[name]
         return {"options": options, "layout": layout.key(), "pre_transform": repr(pre_transform)}
 
 
@@ -148,7 +159,8 @@ def mesh_sample(mesh: Mesh, options: ProcessOptions = ProcessOptions()) -> Data:
                         features=options.features, feature_options=options.feature_options,
                         structure_group=options.structure_group)
     if options.hierarchy_levels > 1:
-        data = add_hierarchy(data, options.hierarchy_levels, connection=options.connection)
+        data = add_hierarchy(data, options.hierarchy_levels, connection=options.connection,
+                             coarse_vertices=options.coarse_vertices or None)
     return data
 
 

@@ -36,7 +36,7 @@ import torch
 from torch import Tensor
 from torch_geometric.data import Data
 
-from gaugemesh.geometry import FrameField, frame_field
+from gaugemesh.geometry import FrameField, face_areas, frame_field
 from gaugemesh.hierarchy.levels import MeshHierarchy, mesh_hierarchy
 from gaugemesh.graph import gauge_transform
 
@@ -106,7 +106,8 @@ def _level0_field(data: Data, connection: str) -> FrameField:
 
 
 def add_hierarchy(data: Data, num_levels: int = 3, factor: float = 4.0, connection: str = "levi-civita",
-                  rule: str = "path", spacing: Sequence[float] | None = None) -> HierarchyData:
+                  rule: str = "path", spacing: Sequence[float] | None = None,
+                  coarse_vertices: Sequence[int] | None = None) -> HierarchyData:
     """A copy of ``data`` (from :func:`~gaugemesh.mesh_to_data`) with ``num_levels - 1`` coarse
     levels (:func:`~gaugemesh.hierarchy.levels.mesh_hierarchy`), in ``data.pos``'s dtype.
 
@@ -114,9 +115,21 @@ def add_hierarchy(data: Data, num_levels: int = 3, factor: float = 4.0, connecti
     angles are computed in ``data``'s frames, so the result is right in any gauge.
     ``connection`` should be the one ``data`` was built with; ``spacing`` (cell sizes of the
     coarse levels in the mesh's units) replaces ``factor`` by a metric scale.
+    ``coarse_vertices`` (about how many vertices each coarse level has) sets that scale from
+    the surface instead: cells of side ``sqrt(area / n)``, so that a mesh refined 4x or 16x
+    gets about the same coarse levels as the original, and a model trained on one resolution
+    pools over the same surface patches on another.
     """
     pos = data.pos.detach().cpu().double().numpy()
     faces = data.face.detach().cpu().T.numpy().astype(np.int64)
+    if coarse_vertices:
+        if spacing is not None:
+            raise ValueError("add_hierarchy takes spacing or coarse_vertices, not both.")
+        if len(coarse_vertices) != num_levels - 1 or min(coarse_vertices) < 1:
+            raise ValueError(f"coarse_vertices needs {num_levels - 1} positive counts (one per coarse level), "
+                             f"got {list(coarse_vertices)}.")
+        area = float(face_areas(pos, faces).sum())
+        spacing = [float(np.sqrt(area / n)) for n in coarse_vertices]
     hierarchy = mesh_hierarchy(pos, faces, num_levels, factor, connection=connection, rule=rule,
                                field=_level0_field(data, connection), spacing=spacing)
     out = as_hierarchy_data(data.clone())

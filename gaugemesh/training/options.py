@@ -72,6 +72,8 @@ class FeaturesOptions:
             surface, orientable or not; needs ``model.kind = "o2gem"``; see ``docs/o2.md``).
         hierarchy_levels: Levels of the mesh hierarchy computed and cached with the features
             (the mesh counts as one): what ``model.kind = "gem_unet"`` pools through.
+        coarse_vertices: About how many vertices each coarse level has, whatever the mesh's
+            resolution (cells of side ``sqrt(area / n)``); empty: 4x fewer per level.
     """
 
     names: list[str] = field(default_factory=lambda: list(DEFAULT_FEATURES))
@@ -81,6 +83,7 @@ class FeaturesOptions:
     eigs: int = _FEATURE_DEFAULTS.eigs
     structure_group: str = "SO2"
     hierarchy_levels: int = 1
+    coarse_vertices: list[int] = field(default_factory=list)
 
 
 @dataclass(frozen=True)

@@ -41,7 +41,8 @@ def process_options(config: dict[str, Any]) -> ProcessOptions:
     return ProcessOptions(tuple(features["names"]), feature_options(features),
                           features.get("connection", "levi-civita"), repair=data.get("repair"),
                           structure_group=features.get("structure_group", "SO2"),
-                          hierarchy_levels=int(features.get("hierarchy_levels", 1)))
+                          hierarchy_levels=int(features.get("hierarchy_levels", 1)),
+                          coarse_vertices=tuple(features.get("coarse_vertices", ())))
 
 
 def open_dataset(config: dict[str, Any], split: str, root: str | os.PathLike | None = None,
@@ -55,7 +56,8 @@ def open_dataset(config: dict[str, Any], split: str, root: str | os.PathLike | N
                        connection=options.connection, repair=options.repair, dtype=options.dtype,
                        structure_group=options.structure_group,
                        workers=int(data.get("workers", 2)), strict=bool(data.get("strict", False)), in_memory=True,
-                       progress=progress, hierarchy_levels=options.hierarchy_levels)
+                       progress=progress, hierarchy_levels=options.hierarchy_levels,
+                       coarse_vertices=options.coarse_vertices)
 
 
 MODELS = {"gem": GemResNet, "gem_unet": GemUNet, "gcn": GCNBaseline, "o2gem": O2GemResNet}

@@ -81,3 +81,28 @@ def test_an_honest_unet_checkpoint_loads(tmp_path, unet_checkpoint):
     model, _ = load_model(tmp_path / "honest.pt")
     for name, value in model.state_dict().items():
         assert torch.equal(value, unet_checkpoint["model_state"][name])
+
+
+def test_coarse_levels_by_vertex_count_do_not_follow_the_resolution():
+    """With coarse_vertices the cell size comes from the surface: a mesh and its 4x
+    refinement get coarse levels of about the same size (with the factor they would not)."""
+    import trimesh
+
+    from gaugemesh import mesh_to_data, validate_mesh
+    from gaugemesh.hierarchy.data import add_hierarchy
+
+    sizes = {}
+    for subdivisions in (3, 4):
+        sphere = trimesh.creation.icosphere(subdivisions)
+        data = mesh_to_data(validate_mesh(sphere.vertices, sphere.faces), dtype=torch.float64)
+        metric = add_hierarchy(data, 3, coarse_vertices=[160, 40])
+        relative = add_hierarchy(data, 3)
+        sizes[subdivisions] = (metric.num_level_nodes(1), metric.num_level_nodes(2), relative.num_level_nodes(1))
+    (a1, a2, r), (b1, b2, s) = sizes[3], sizes[4]
+    assert abs(a1 - b1) <= 0.25 * a1 and abs(a2 - b2) <= 0.25 * a2
+    assert s > 3 * r  # the factor follows the resolution
+
+
+def test_coarse_vertices_are_checked_against_the_levels():
+    with pytest.raises(ValueError, match="one count per coarse level"):
+        ProcessOptions(hierarchy_levels=3, coarse_vertices=(100,))
