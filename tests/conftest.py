@@ -72,3 +72,19 @@ def icosphere(subdivisions: int = 2) -> tuple[np.ndarray, np.ndarray]:
 
     sphere = trimesh.creation.icosphere(subdivisions)
     return np.asarray(sphere.vertices, dtype=float), np.asarray(sphere.faces, dtype=np.int64)
+
+
+@pytest.fixture(scope="module")
+def meshes64():
+    """Hierarchies of a few small meshes in float64 (:func:`tests.hierarchy.test_data.hierarchy_meshes`)."""
+    from tests.hierarchy.test_data import hierarchy_meshes
+
+    return hierarchy_meshes(torch.float64)
+
+
+@pytest.fixture(scope="module")
+def meshes32():
+    """The same in float32."""
+    from tests.hierarchy.test_data import hierarchy_meshes
+
+    return hierarchy_meshes(torch.float32)

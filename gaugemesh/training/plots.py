@@ -87,11 +87,17 @@ def render_segmentation(
         ax.view_init(elev=elev, azim=azim)
         ax.set_box_aspect((1, 1, 1))
         ax.set_axis_off()
+    return _save(fig, path, title)
+
+
+def _save(fig, path: str | os.PathLike, title: str | None = None, dpi: int = 100) -> Path:
+    """Title, lay out, write and close ``fig``; returns the path."""
+    plt = _pyplot()
     if title:
         fig.suptitle(title)
     fig.tight_layout()
     path = Path(path)
-    fig.savefig(path, dpi=100)
+    fig.savefig(path, dpi=dpi)
     plt.close(fig)
     return path
 
@@ -112,11 +118,7 @@ def plot_training_curves(rows: list[dict[str, Any]], path: str | os.PathLike) ->
         ax.grid(alpha=0.3)
         if ax.lines:
             ax.legend(fontsize="small")
-    fig.tight_layout()
-    path = Path(path)
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    return _save(fig, path, dpi=120)
 
 
 _PLURAL = {"vertex": "vertices", "edge": "edges", "face": "faces"}
@@ -146,10 +148,4 @@ def plot_confusion(confusions: dict[str, Sequence[Sequence[int]]], class_names: 
                         color="white" if fractions[i, j] > 0.5 else "black")
         ax.set(xlabel="predicted class", ylabel="true class", title=f"{_PLURAL.get(kind, kind)} ({matrix.sum()} labelled)")
         fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04, label="fraction of the true class")
-    if title:
-        fig.suptitle(title)
-    fig.tight_layout()
-    path = Path(path)
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    return _save(fig, path, title)

@@ -10,17 +10,6 @@ from gaugemesh.hierarchy.testing import assert_hierarchy_gauge_equivariant, asse
 from gaugemesh.models.gem_unet import GemUNet
 from gaugemesh.nn import ConvOperators
 from gaugemesh.testing import on_data, randomize_parameters
-from tests.hierarchy.test_data import hierarchy_meshes
-
-
-@pytest.fixture(scope="module")
-def meshes64():
-    return hierarchy_meshes(torch.float64)
-
-
-@pytest.fixture(scope="module")
-def meshes32():
-    return hierarchy_meshes(torch.float32)
 
 
 def small_unet(nonlinearity="norm", dropout=0.2, **kwargs):

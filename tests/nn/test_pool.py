@@ -9,19 +9,8 @@ from gaugemesh.hierarchy.data import pool_map
 from gaugemesh.hierarchy.testing import assert_hierarchy_gauge_equivariant, assert_hierarchy_permutation_equivariant
 from gaugemesh.nn.pool import ParallelTransportPool, ParallelTransportUnpool
 from gaugemesh.so2 import FieldType
-from tests.hierarchy.test_data import hierarchy_meshes
 
 TYPES = ["2x0 + 3x1 + 2x2", "1x1 + 2x0 + 1x3"]  # the second unsorted
-
-
-@pytest.fixture(scope="module")
-def meshes64():
-    return hierarchy_meshes(torch.float64)
-
-
-@pytest.fixture(scope="module")
-def meshes32():
-    return hierarchy_meshes(torch.float32)
 
 
 def pool_call(layer, k):
