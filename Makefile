@@ -17,7 +17,7 @@ SPLIT ?= test
 MESH ?= $(DATA)/synth_0000.off
 ARGS ?=
 
-.PHONY: install test test-gpu demo train eval predict bench bench-geometry bench-conv bench-preprocess bench-train \
+.PHONY: install test test-gpu demo train eval predict bench bench-geometry bench-conv bench-preprocess bench-train bench-scale \
 	bench-gpu sphere soak clean
 
 # Torch is pinned so that no resolver pulls a multi-GB CUDA build by accident.
@@ -76,7 +76,14 @@ bench-preprocess: $(STAMP)
 bench-train: $(STAMP)
 	$(PY) -m experiments.bench.train_step
 
-bench: bench-geometry bench-conv bench-preprocess bench-train
+# A training step at 15k and 160k vertices (GemResNet and GemUNet) and preprocessing at 1M
+# vertices, each in a process of its own so that its peak memory is its own.
+bench-scale: $(STAMP)
+	$(PY) -m experiments.bench.scale --only step --vertices 15000
+	$(PY) -m experiments.bench.scale --only step --vertices 160000
+	$(PY) -m experiments.bench.scale --only preprocess --vertices 1000000
+
+bench: bench-geometry bench-conv bench-preprocess bench-train bench-scale
 
 # The conv benchmark, a GemResNet step and training throughput on the GPU (fp32 and bf16),
 # then the synthetic demo trained with --device cuda.
