@@ -17,7 +17,7 @@ SPLIT ?= test
 MESH ?= $(DATA)/synth_0000.off
 ARGS ?=
 
-.PHONY: install test test-gpu demo train eval predict bench bench-geometry bench-conv bench-preprocess bench-train bench-scale \
+.PHONY: install test test-gpu demo train eval transfer predict bench bench-geometry bench-conv bench-preprocess bench-train bench-scale \
 	bench-gpu sphere soak clean
 
 # Torch is pinned so that no resolver pulls a multi-GB CUDA build by accident.
@@ -60,6 +60,11 @@ train: $(STAMP)
 
 eval: $(STAMP)
 	$(GM) eval --checkpoint $(CHECKPOINT) --data $(DATA) --split $(SPLIT) --json $(RUN)/$(SPLIT)_metrics.json
+
+# human_seg's validation meshes refined 4x and 16x: face accuracy and agreement with the
+# original resolution, e.g. make transfer CHECKPOINT=experiments/human_seg/gem_resnet.pt DATA=../shared/datasets/human_seg
+transfer: $(STAMP)
+	$(PY) -m experiments.human_seg.resolution_transfer --checkpoint $(CHECKPOINT) --data $(DATA)
 
 predict: $(STAMP)
 	$(GM) predict $(MESH) --checkpoint $(CHECKPOINT) --out $(RUN)/predictions
