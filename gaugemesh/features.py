@@ -14,8 +14,9 @@ possibly reflected frames. ``"hks, curvature, hks_grad"`` reads ``"16x0 + 1x0- +
 
 Everything here is float64 numpy (:mod:`gaugemesh.geometry.descriptors`), without torch, so
 that the command line can list the features without importing it;
-:func:`gaugemesh.graph.add_features` hands them to torch as ``data.x`` and ``data.x_type``. The intrinsic features (all but ``"xyz"``) see each
-connected component as a mesh of its own, so stray floating pieces change nothing elsewhere.
+:func:`gaugemesh.mesh_to_data` hands them to torch with the frame field, as ``data.x`` and
+``data.x_type``. The intrinsic features (all but ``"xyz"``) see each connected component as
+a mesh of its own, so stray floating pieces change nothing elsewhere.
 """
 
 from __future__ import annotations
