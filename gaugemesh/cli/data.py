@@ -40,6 +40,9 @@ def add_parser(subparsers) -> None:
     p.add_argument("--eigs", type=int, default=None, help=f"Laplacian eigenpairs for HKS (default: {defaults.eigs})")
     p.add_argument("--connection", default=None, choices=["levi-civita", "projection"], help="default: levi-civita")
     p.add_argument("--frames", default="default", choices=["default", "potpourri3d"])
+    p.add_argument("--structure-group", default=None, choices=["SO2", "O2"],
+                   help="frames for SO(2) (default; refuses non-orientable meshes) or O(2) (accepts them; "
+                        "as features.structure_group)")
     p.add_argument("--repair", default=None, choices=["yes", "no"], help="repair meshes (default: per layout)")
     p.add_argument("--dtype", default="float32", choices=["float32", "float64"])
     p.add_argument("--strict", action="store_true", help="stop at the first unusable mesh")
@@ -109,11 +112,12 @@ def _process_options(args: argparse.Namespace):
                                      eigs=given.get("eigs", defaults.eigs))
     return ProcessOptions(tuple(given.get("features", DEFAULT_FEATURES)), feature_options,
                           given.get("connection", "levi-civita"), args.frames,
-                          repair=None if args.repair is None else args.repair == "yes", dtype=args.dtype)
+                          repair=None if args.repair is None else args.repair == "yes", dtype=args.dtype,
+                          structure_group=given.get("structure_group", "SO2"))
 
 
 #: The options --config decides; given beside it, they would make a cache train never reads.
-_FEATURE_FLAGS = ("features", "hks_count", "grad_count", "eigs", "connection", "repair")
+_FEATURE_FLAGS = ("features", "hks_count", "grad_count", "eigs", "connection", "repair", "structure_group")
 
 
 def _config_options(args: argparse.Namespace, given: dict):

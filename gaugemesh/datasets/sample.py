@@ -137,10 +137,11 @@ def process_item(layout: Layout, item: MeshItem, options: ProcessOptions = Proce
         ``name`` and the layout's evaluation attributes.
 
     Raises:
-        MeshError: the mesh or its labels cannot be used; the message names the mesh.
+        MeshError: the mesh or its labels cannot be used (a non-orientable mesh unless
+            ``options.structure_group`` is ``"O2"``); the message names the mesh.
     """
     options = options.for_layout(layout)
-    mesh, labels = layout.read(item, repair=options.repair)
+    mesh, labels = layout.read(item, repair=options.repair, structure_group=options.structure_group)
     data = mesh_sample(mesh, options)
     for name, value in labels.items():
         data[name] = _tensor(value)

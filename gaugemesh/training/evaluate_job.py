@@ -43,11 +43,11 @@ class _RotatedLayout:
     def key(self) -> dict[str, Any]:
         return {**self._layout.key(), "rotate_seed": self._seed}
 
-    def read(self, item, repair: bool):
-        mesh, labels = self._layout.read(item, repair)
+    def read(self, item, repair: bool, structure_group: str = "SO2"):
+        mesh, labels = self._layout.read(item, repair, structure_group)
         rng = np.random.default_rng([self._seed, zlib.crc32(item.name.encode())])
         rotation = Rotation.random(random_state=rng).as_matrix()
-        return Mesh(mesh.pos @ rotation.T, mesh.faces, mesh.vertex_map, mesh.face_map), labels
+        return Mesh(mesh.pos @ rotation.T, mesh.faces, mesh.vertex_map, mesh.face_map, mesh.orientable), labels
 
 
 def _samples_by_hand(config, state, data_root, split, rotate_seed) -> tuple[list, list]:

@@ -154,9 +154,10 @@ class GenericLayout:
             raise MeshError(f"{item.name}: {Path(item.labels[0]).name} must hold one integer >= -1 per line.")
         return labels, self._kind(item.name, len(labels), num_vertices, num_faces)
 
-    def read(self, item: MeshItem, repair: bool | None = None) -> tuple[Mesh, dict[str, Any]]:
+    def read(self, item: MeshItem, repair: bool | None = None,
+             structure_group: str = "SO2") -> tuple[Mesh, dict[str, Any]]:
         repair = self.default_repair if repair is None else repair
-        mesh, raw_pos, raw_faces = load_mesh_with_arrays(item.mesh, repair=repair)
+        mesh, raw_pos, raw_faces = load_mesh_with_arrays(item.mesh, repair=repair, structure_group=structure_group)
         labels, kind = self._labels(item, len(raw_pos), len(raw_faces))
         if labels.min() < -1:
             raise MeshError(f"{item.name}: labels must be integers >= -1 (-1: unlabelled).")

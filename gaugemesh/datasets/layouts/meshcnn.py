@@ -109,10 +109,11 @@ class MeshCNNLayout:
             out.append(MeshItem(mesh.stem, split, str(mesh), tuple(labels)))
         return out
 
-    def read(self, item: MeshItem, repair: bool | None = None) -> tuple[Mesh, dict[str, Any]]:
+    def read(self, item: MeshItem, repair: bool | None = None,
+             structure_group: str = "SO2") -> tuple[Mesh, dict[str, Any]]:
         """Validated mesh and its labels, per vertex (vote) and per edge and face (for eval)."""
         repair = self.default_repair if repair is None else repair
-        mesh, raw_pos, raw_faces = load_mesh_with_arrays(item.mesh, repair=repair)
+        mesh, raw_pos, raw_faces = load_mesh_with_arrays(item.mesh, repair=repair, structure_group=structure_group)
         edges, face_edges = meshcnn_edges(raw_faces)
         ids = self.class_ids()
         hard = read_labels(item.labels[0])

@@ -2,7 +2,10 @@
 
 A *layout* knows where a dataset keeps its meshes and labels. It lists :class:`MeshItem`\\ s
 (``items(split)``) and turns one into a validated mesh plus label arrays (``read(item,
-repair)``); everything after that (frame field, features, cache) is layout independent.
+repair, structure_group)``); everything after that (frame field, features, cache) is layout
+independent. ``structure_group`` is the group the mesh is validated for
+(:func:`~gaugemesh.validate_mesh`): ``"SO2"`` (default) refuses a non-orientable mesh,
+``"O2"`` accepts it.
 """
 
 from __future__ import annotations
@@ -53,6 +56,7 @@ class Layout(Protocol):
 
     def items(self, split: str) -> list[MeshItem]: ...
 
-    def read(self, item: MeshItem, repair: bool | None = None) -> tuple[Mesh, dict[str, Any]]: ...
+    def read(self, item: MeshItem, repair: bool | None = None,
+             structure_group: str = "SO2") -> tuple[Mesh, dict[str, Any]]: ...
 
     def key(self) -> dict[str, Any]: ...

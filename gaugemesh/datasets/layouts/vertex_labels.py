@@ -72,9 +72,10 @@ class VertexLabelLayout:
             for name in split_members(self.root, split, available)
         ]
 
-    def read(self, item: MeshItem, repair: bool | None = None) -> tuple[Mesh, dict[str, Any]]:
+    def read(self, item: MeshItem, repair: bool | None = None,
+             structure_group: str = "SO2") -> tuple[Mesh, dict[str, Any]]:
         repair = self.default_repair if repair is None else repair
-        mesh, raw_pos, _ = load_mesh_with_arrays(item.mesh, repair=repair)
+        mesh, raw_pos, _ = load_mesh_with_arrays(item.mesh, repair=repair, structure_group=structure_group)
         labels = read_labels(item.labels[0])
         if labels.shape != (len(raw_pos),):
             raise MeshError(f"{item.name}: {labels.shape[0]} labels for {len(raw_pos)} vertices; one per line expected.")
