@@ -264,7 +264,8 @@ class Trainer:
         self.train_set = MeshOperatorCache.tag(train_set)
         self.val_set = MeshOperatorCache.tag(val_set, start=len(self.train_set))
         budget = None if settings.operator_cache_mb < 0 else settings.operator_cache_mb << 20
-        self.operator_cache = MeshOperatorCache(self.train_set + self.val_set, self.device, budget)
+        self.operator_cache = MeshOperatorCache(self.train_set + self.val_set, self.device, budget,
+                                                levels=getattr(model, "num_levels", 1))
         self._pass_operators = "operators" in inspect.signature(model.forward).parameters
         self.sampler = DistributedSampler(self.train_set, num_replicas=self.world, rank=self.rank,
                                           shuffle=True, seed=settings.seed, drop_last=False)

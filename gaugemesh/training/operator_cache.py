@@ -20,6 +20,7 @@ from typing import Sequence
 import torch
 from torch_geometric.data import Batch, Data
 
+from gaugemesh.hierarchy.data import level_data
 from gaugemesh.nn import ConvOperators
 
 __all__ = ["MESH_ID", "MeshOperatorCache", "default_budget"]
@@ -36,18 +37,23 @@ def default_budget(device: torch.device) -> int:
 
 
 class MeshOperatorCache:
-    """One :class:`ConvOperators` per mesh, on ``device``, within ``budget`` bytes of operators.
+    """One :class:`ConvOperators` per mesh (and per level of a multi-scale model), on
+    ``device``, within ``budget`` bytes of operators.
 
     Args:
         meshes: The samples, indexed by their ``mesh_id``.
-        device: Where the operators and its operators live.
+        device: Where the operators live.
         budget: Bytes of operators kept across batches (default :func:`default_budget`).
+        levels: Levels of each mesh's hierarchy the model convolves on
+            (:mod:`gaugemesh.hierarchy.data`); with more than one, :meth:`batch` gives one
+            :class:`ConvOperators` per level.
     """
 
-    def __init__(self, meshes: Sequence[Data], device: torch.device | str, budget: int | None = None):
-        self.meshes, self.device = list(meshes), torch.device(device)
+    def __init__(self, meshes: Sequence[Data], device: torch.device | str, budget: int | None = None,
+                 levels: int = 1):
+        self.meshes, self.device, self.levels = list(meshes), torch.device(device), int(levels)
         self.budget = default_budget(self.device) if budget is None else int(budget)
-        self._kept: OrderedDict[int, ConvOperators] = OrderedDict()  # least recently used first
+        self._kept: OrderedDict[int, list[ConvOperators]] = OrderedDict()  # least recently used first
         self._bytes: dict[int, int] = {}
         self._last: list[int] = []  # the meshes of the last batch, whose operators may be new
         self.built = 0  # meshes whose operators was made (again), for tests and logs
@@ -62,19 +68,23 @@ class MeshOperatorCache:
             tagged.append(data)
         return tagged
 
-    def batch(self, batch: Batch, ids: Sequence[int]) -> ConvOperators:
+    def batch(self, batch: Batch, ids: Sequence[int]) -> ConvOperators | list[ConvOperators]:
         """The operators of ``batch`` (already on the device), whose entries are the meshes
-        ``ids`` in order. Their operators are built on first use where they were not kept;
-        what the previous batch built is accounted for, and meshes beyond the budget dropped."""
+        ``ids`` in order; one per level where ``levels > 1``. Their operators are built on
+        first use where they were not kept; what the previous batch built is accounted for,
+        and meshes beyond the budget dropped."""
         self._settle()
         self._last = list(dict.fromkeys(int(i) for i in ids))
-        return ConvOperators.from_data(batch, parts=[self._get(int(i)) for i in ids])
+        kept = [self._get(int(i)) for i in ids]
+        per_level = [ConvOperators.from_data(level_data(batch, k), parts=[mesh[k] for mesh in kept])
+                     for k in range(self.levels)]
+        return per_level[0] if self.levels == 1 else per_level
 
     def _settle(self) -> None:
         """Count what the last batch's meshes built, then drop the least recently used
         meshes (never those of the last batch) until the rest fit the budget."""
         for i in self._last:
-            self._bytes[i] = self._kept[i].nbytes()
+            self._bytes[i] = sum(operators.nbytes() for operators in self._kept[i])
         total = sum(self._bytes.values())
         for i in list(self._kept):
             if total <= self.budget:
@@ -83,17 +93,19 @@ class MeshOperatorCache:
                 total -= self._bytes.pop(i)
                 del self._kept[i]
 
-    def _get(self, i: int) -> ConvOperators:
+    def _get(self, i: int) -> list[ConvOperators]:
         if i in self._kept:
             self._kept.move_to_end(i)
             return self._kept[i]
-        mesh = self.meshes[i]
-        operators = ConvOperators(mesh.edge_index.to(self.device), mesh.theta.to(self.device),
-                                mesh.transport.to(self.device), _to(getattr(mesh, "edge_weight", None), self.device),
-                                mesh.num_nodes)
-        self._kept[i], self._bytes[i] = operators, 0
+        self._kept[i] = [self._build(level_data(self.meshes[i], k)) for k in range(self.levels)]
+        self._bytes[i] = 0
         self.built += 1
-        return operators
+        return self._kept[i]
+
+    def _build(self, level: Data) -> ConvOperators:
+        return ConvOperators(level.edge_index.to(self.device), level.theta.to(self.device),
+                             level.transport.to(self.device), _to(getattr(level, "edge_weight", None), self.device),
+                             level.num_nodes)
 
     @property
     def nbytes(self) -> int:

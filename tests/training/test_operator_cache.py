@@ -45,3 +45,32 @@ def test_tagging_shares_the_tensors_and_numbers_the_meshes():
     assert [int(getattr(m, MESH_ID)) for m in tagged] == [5, 6, 7]
     assert tagged[0].x is meshes[0].x and not hasattr(meshes[0], MESH_ID)
     assert getattr(Batch.from_data_list(tagged), MESH_ID).tolist() == [5, 6, 7]
+
+
+def test_a_multiscale_model_gets_every_level_s_operators_kept(tmp_path):
+    """GemUNet's coarse levels are kept per mesh too, and the trained numbers are those of a
+    model that builds every operator itself."""
+    import numpy as np
+
+    from gaugemesh import mesh_to_data, validate_mesh
+    from gaugemesh.hierarchy.data import add_hierarchy
+    from gaugemesh.models import GemUNet
+    from gaugemesh.testing import randomize_parameters
+    from tests.conftest import icosphere
+
+    meshes = []
+    for seed in range(3):
+        pos, faces = icosphere(2)
+        pos = pos * (1 + 0.1 * np.random.default_rng(seed).random((len(pos), 1)))
+        data = add_hierarchy(mesh_to_data(validate_mesh(pos, faces), dtype=torch.float64), 3)
+        data.x = torch.randn(data.num_nodes, 4, dtype=torch.float64)
+        data.x_type = "4x0"
+        meshes.append(data)
+    model = randomize_parameters(GemUNet("4x0", 3, width=2, max_order=1, num_levels=3).double()).eval()
+    cache = MeshOperatorCache(meshes, "cpu", levels=3)
+    batch = Batch.from_data_list([meshes[2], meshes[0]])
+    operators = cache.batch(batch, [2, 0])
+    assert len(operators) == 3 and cache.built == 2
+    torch.testing.assert_close(model(batch, operators=operators), model(batch), rtol=0, atol=1e-12)
+    cache.batch(Batch.from_data_list([meshes[0], meshes[1]]), [0, 1])
+    assert cache.built == 3  # mesh 0's three levels were kept
