@@ -18,7 +18,13 @@ key                       shape          meaning
 ``pool{k}_index``         ``[V{k-1}]``   the level-``k`` vertex of every level-``k-1`` vertex
 ``pool{k}_angle``         ``[V{k-1}]``   transport angle into that vertex's frame
 ``pool{k}_weight``        ``[V{k-1}]``   area weight; sums to one over each level-``k`` vertex
+``level{k}_reflection``   ``[Ek]``       O(2) only: as ``reflection``
+``pool{k}_reflection``    ``[V{k-1}]``   O(2) only: whether the map reflects (the map is the
+                                         O(2) element ``(angle, reflection)``)
 ========================  =============  =====================================================
+
+A ``data`` with ``reflection`` (``mesh_to_data(..., structure_group="O2")``) gets an O(2)
+hierarchy (:mod:`gaugemesh.hierarchy.o2_levels`), on any surface, orientable or not.
 
 :class:`HierarchyData` tells PyG how to batch these: level-``k`` indices are offset by the
 level-``k`` vertex counts of the meshes before, so a batch is again one block-diagonal graph
@@ -37,14 +43,17 @@ from torch import Tensor
 from torch_geometric.data import Data
 
 from gaugemesh.geometry import FrameField, face_areas, frame_field
+from gaugemesh.geometry.o2_frame_field import O2FrameField, o2_frame_field
 from gaugemesh.hierarchy.levels import MeshHierarchy, mesh_hierarchy
 from gaugemesh.graph import gauge_transform
+from gaugemesh.o2 import o2_compose, o2_inverse
+from gaugemesh.o2_gauge import o2_gauge_transform
 
 __all__ = ["HierarchyData", "as_hierarchy_data", "add_hierarchy", "hierarchy_tensors", "num_levels",
-           "level_data", "pool_map", "gauge_transform_levels"]
+           "level_data", "pool_map", "o2_pool_map", "gauge_transform_levels", "o2_gauge_transform_levels"]
 
 _LEVEL_KEY = re.compile(r"^(level|pool)(\d+)_")
-_EDGE_KEYS = ("edge_index", "theta", "transport", "edge_weight")
+_EDGE_KEYS = ("edge_index", "theta", "transport", "edge_weight", "reflection")
 
 
 class HierarchyData(Data):
@@ -90,11 +99,15 @@ def hierarchy_tensors(hierarchy: MeshHierarchy, dtype: torch.dtype = torch.float
                     f"level{k}_edge_weight": real(f.edge_weight),
                     f"pool{k}_index": torch.from_numpy(level_map.coarse.copy()),
                     f"pool{k}_angle": real(level_map.angle), f"pool{k}_weight": real(level_map.weight)})
+        if level_map.reflection is not None:
+            out.update({f"level{k}_reflection": torch.from_numpy(f.reflection.copy()),
+                        f"pool{k}_reflection": torch.from_numpy(level_map.reflection.copy())})
     return out
 
 
-def _level0_field(data: Data, connection: str) -> FrameField:
-    """Level 0's frame field in float64, in ``data``'s own frames (whatever gauge it is in)."""
+def _level0_field(data: Data, connection: str) -> FrameField | O2FrameField:
+    """Level 0's frame field in float64, in ``data``'s own frames (whatever gauge it is in);
+    the O(2) one where ``data`` has ``reflection``."""
     pos = data.pos.detach().cpu().double().numpy()
     faces = data.face.detach().cpu().T.numpy().astype(np.int64)
     frame = data.frame.detach().cpu().double().numpy()
@@ -102,7 +115,10 @@ def _level0_field(data: Data, connection: str) -> FrameField:
     e1, n = frame[:, 0], frame[:, 2] / np.linalg.norm(frame[:, 2], axis=1, keepdims=True)
     e1 = e1 - np.einsum("vd,vd->v", e1, n)[:, None] * n
     e1 /= np.linalg.norm(e1, axis=1, keepdims=True)
-    return frame_field(pos, faces, connection=connection, frames=np.stack([e1, np.cross(n, e1), n], 1))
+    frames = np.stack([e1, np.cross(n, e1), n], 1)
+    if getattr(data, "reflection", None) is not None:
+        return o2_frame_field(pos, faces, frames=frames)
+    return frame_field(pos, faces, connection=connection, frames=frames)
 
 
 def add_hierarchy(data: Data, num_levels: int = 3, factor: float = 4.0, connection: str = "levi-civita",
@@ -130,8 +146,9 @@ def add_hierarchy(data: Data, num_levels: int = 3, factor: float = 4.0, connecti
                              f"got {list(coarse_vertices)}.")
         area = float(face_areas(pos, faces).sum())
         spacing = [float(np.sqrt(area / n)) for n in coarse_vertices]
-    hierarchy = mesh_hierarchy(pos, faces, num_levels, factor, connection=connection, rule=rule,
-                               field=_level0_field(data, connection), spacing=spacing)
+    field = _level0_field(data, connection)
+    hierarchy = mesh_hierarchy(pos, faces, num_levels, factor, connection=connection, rule=rule, field=field,
+                               spacing=spacing, structure_group="O2" if isinstance(field, O2FrameField) else "SO2")
     out = as_hierarchy_data(data.clone())
     for key, value in hierarchy_tensors(hierarchy, data.pos.dtype).items():
         out[key] = value.to(data.pos.device)
@@ -156,6 +173,12 @@ def pool_map(data: Data, k: int) -> tuple[Tensor, Tensor, Tensor, int]:
             int(data[f"level{k}_area"].size(0)))
 
 
+def o2_pool_map(data: Data, k: int) -> tuple[Tensor, Tensor, Tensor, Tensor, int]:
+    """``(index, angle, reflection, weight, num_coarse)`` of the O(2) map from level ``k - 1`` to level ``k``."""
+    return (data[f"pool{k}_index"], data[f"pool{k}_angle"], data[f"pool{k}_reflection"], data[f"pool{k}_weight"],
+            int(data[f"level{k}_area"].size(0)))
+
+
 def gauge_transform_levels(data: Data, phis: Sequence[Tensor]) -> Data:
     """Rotate the frames of every level: level ``k`` by ``phis[k]`` (see
     :func:`~gaugemesh.gauge_transform`), and the maps to match,
@@ -175,4 +198,29 @@ def gauge_transform_levels(data: Data, phis: Sequence[Tensor]) -> Data:
         index, angle = data[f"pool{k}_index"], data[f"pool{k}_angle"]
         moved = angle - phis[k].to(angle)[index] + phis[k - 1].to(angle)
         out[f"pool{k}_angle"] = torch.pi - torch.remainder(torch.pi - moved, 2 * torch.pi)  # (-pi, pi]
+    return out
+
+
+def o2_gauge_transform_levels(data: Data, gauges: Sequence[tuple[Tensor, Tensor]]) -> Data:
+    """Change the frames of every level of an O(2) hierarchy: level ``k`` by ``gauges[k] =
+    (phi, reflection)`` (see :func:`~gaugemesh.o2_gauge.o2_gauge_transform`), and the maps to
+    match: ``g' = h_c^-1 g h_f`` for the map ``g = (pool{k}_angle, pool{k}_reflection)`` from
+    fine vertex ``f`` (level ``k - 1``) to coarse vertex ``c`` (level ``k``).
+
+    Shapes:
+        gauges: one ``([Vk], [Vk])`` per level.
+    """
+    if len(gauges) != num_levels(data):
+        raise ValueError(f"o2_gauge_transform_levels needs one gauge per level ({num_levels(data)}), got {len(gauges)}.")
+    out = o2_gauge_transform(data, *gauges[0])
+    for k in range(1, len(gauges)):
+        moved = o2_gauge_transform(level_data(data, k), *gauges[k])
+        for key in ("theta", "transport", "reflection", "frame"):
+            out[f"level{k}_{key}"] = moved[key]
+        index, angle, flip = data[f"pool{k}_index"], data[f"pool{k}_angle"], data[f"pool{k}_reflection"]
+        (phi_c, s_c), (phi_f, s_f) = gauges[k], gauges[k - 1]
+        inv_a, inv_s = o2_inverse(phi_c.to(angle)[index], s_c.to(flip.device)[index])
+        a, s = o2_compose(*o2_compose(inv_a, inv_s, angle, flip), phi_f.to(angle), s_f.to(flip.device))
+        out[f"pool{k}_angle"] = torch.pi - torch.remainder(torch.pi - a, 2 * torch.pi)  # (-pi, pi]
+        out[f"pool{k}_reflection"] = s
     return out

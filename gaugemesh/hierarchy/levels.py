@@ -36,12 +36,21 @@ in the conventions of ``docs/conventions.md``). Level ``k + 1`` is built from le
    rotation difference exactly, while ``"path"`` carries the holonomy that the
    Levi-Civita connection puts on boundary faces (``docs/conventions.md``).
 
+**O(2).** Given an :class:`~gaugemesh.geometry.o2_frame_field.O2FrameField` (level 0 of
+``mesh_hierarchy(..., structure_group="O2")``), every coarse level gets an O(2) frame field too,
+and every map a ``reflection`` flag beside its angle (:mod:`gaugemesh.hierarchy.o2_levels`).
+A consistently oriented mesh is coarsened exactly as for SO(2), with normals from its
+windings (whatever gauge its frames are in). A non-orientable one differs in three places: a
+dual face is kept when it points along the fine face it comes from (step 3; vertex normals
+are only local orientations there), the coarse mesh is validated for O(2) (it may be
+non-orientable itself), and copies of a cut vertex are told apart by ``|n_c . n_f|`` (step 4).
+
 Pure float64 numpy and scipy; no torch.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Sequence
 
 import numpy as np
@@ -50,9 +59,12 @@ from scipy.sparse.csgraph import dijkstra
 
 from gaugemesh.geometry.connection import rotate_normal_onto
 from gaugemesh.geometry.frame_field import FrameField, frame_field
-from gaugemesh.geometry.measures import face_normals, wrap_angle
+from gaugemesh.geometry.measures import face_normals, vertex_normals, wrap_angle
+from gaugemesh.geometry.o2_frame_field import O2FrameField, o2_frame_field
+from gaugemesh.geometry.orientation_cover import local_orientations
 from gaugemesh.geometry.sampling import samples_by_factor, voxel_samples
 from gaugemesh.geometry.topology import vertex_components
+from gaugemesh.hierarchy.o2_levels import o2_map_transport
 from gaugemesh.mesh import MeshError, validate_mesh
 
 __all__ = ["TRANSPORT_RULES", "MeshLevel", "LevelMap", "MeshHierarchy", "mesh_hierarchy", "coarsen", "map_angles"]
@@ -66,8 +78,10 @@ class MeshLevel:
 
     Attributes:
         pos: Vertex positions, ``[V, 3]`` (each coarse vertex sits on a fine vertex).
-        faces: Oriented manifold triangles of the first ``num_mesh_vertices`` vertices, ``[F, 3]``.
-        field: Its :class:`~gaugemesh.geometry.FrameField`; ``frame`` and ``area`` cover all
+        faces: Manifold triangles of the first ``num_mesh_vertices`` vertices, oriented where
+            the surface is orientable, ``[F, 3]``.
+        field: Its :class:`~gaugemesh.geometry.FrameField` (an
+            :class:`~gaugemesh.geometry.o2_frame_field.O2FrameField` for O(2)); ``frame`` and ``area`` cover all
             ``V`` vertices, the edges only the mesh vertices.
         num_mesh_vertices: Vertices that belong to faces; the rest (components whose coarse
             faces vanished) have no edges.
@@ -75,7 +89,7 @@ class MeshLevel:
 
     pos: np.ndarray
     faces: np.ndarray
-    field: FrameField
+    field: FrameField | O2FrameField
     num_mesh_vertices: int
 
     @property
@@ -96,6 +110,8 @@ class LevelMap:
         parent: The next vertex on that path (the sample itself for a sample), ``[Vf]``.
         parent_edge: The fine edge ``f -> parent[f]`` (``-1`` for a sample), ``[Vf]``.
         sample: The fine vertex each coarse vertex sits on, ``[Vc]``.
+        reflection: O(2) only (else None): whether the map reflects, ``[Vf]``; the map is then
+            the O(2) element ``(angle, reflection)`` (:mod:`gaugemesh.hierarchy.o2_levels`).
     """
 
     coarse: np.ndarray
@@ -105,6 +121,7 @@ class LevelMap:
     parent: np.ndarray
     parent_edge: np.ndarray
     sample: np.ndarray
+    reflection: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
@@ -160,12 +177,24 @@ def _inconsistent_faces(faces: np.ndarray) -> np.ndarray:
     return np.unique(np.flatnonzero(counts[inverse] > 1) // 3)
 
 
-def _coarse_mesh(pos: np.ndarray, faces: np.ndarray):
-    """Validate (and repair) the dual mesh; its folds, if they make it non-orientable, are dropped."""
+def _unfolded_along_faces(faces: np.ndarray, cell: np.ndarray, pos: np.ndarray, samples: np.ndarray) -> np.ndarray:
+    """The dual faces of a non-orientable mesh, each kept where it points along the fine face
+    it comes from (the fold test of :func:`_unfolded` without vertex normals, which are only
+    local orientations there)."""
+    cf = cell[faces]
+    over_three = (cf[:, 0] != cf[:, 1]) & (cf[:, 1] != cf[:, 2]) & (cf[:, 2] != cf[:, 0])
+    fine, cf = faces[over_three], cf[over_three]
+    along = np.einsum("fd,fd->f", face_normals(pos[samples], cf), face_normals(pos, fine)) > 0
+    return _coarse_faces(fine[along], cell)
+
+
+def _coarse_mesh(pos: np.ndarray, faces: np.ndarray, structure_group: str = "SO2"):
+    """Validate (and repair) the dual mesh; its folds, if they make it non-orientable, are
+    dropped (for SO(2); for O(2) a non-orientable coarse mesh is kept)."""
     if len(faces) == 0:
         return None
     try:
-        return validate_mesh(pos, faces, repair=True)
+        return validate_mesh(pos, faces, repair=True, structure_group=structure_group)
     except MeshError:
         keep = np.setdiff1d(np.arange(len(faces)), _inconsistent_faces(faces))
         if len(keep) == 0:
@@ -184,24 +213,27 @@ def _surviving_samples(fine_faces, num_fine, samples, mesh):
     return np.concatenate([in_mesh, isolated])
 
 
-def _pick_copies(source: np.ndarray, coarse_sample: np.ndarray, fine_normal, coarse_normal) -> np.ndarray:
+def _pick_copies(source: np.ndarray, coarse_sample: np.ndarray, fine_normal, coarse_normal,
+                 unsigned: bool = False) -> np.ndarray:
     """The coarse vertex of each fine vertex from its nearest sample; where a sample has
     several coarse copies (a cut non-manifold vertex) the one whose normal is closest. A copy
     that no fine vertex chose then takes the fine vertex of its cell whose normal is closest to
     its own (unless that would empty another copy): every coarse vertex has a fine vertex
-    whenever its cell has as many fine vertices as copies."""
+    whenever its cell has as many fine vertices as copies. ``unsigned``: compare ``|n_c . n_f|``
+    (normals that are only local orientations)."""
+    similar = (lambda a: np.abs(a)) if unsigned else (lambda a: a)
     order = np.argsort(coarse_sample, kind="stable")
     first = np.searchsorted(coarse_sample[order], source)
     coarse = order[first]
     count = np.bincount(coarse_sample, minlength=len(source))[source]
     for f in np.flatnonzero(count > 1):
         copies = order[first[f]:first[f] + count[f]]
-        coarse[f] = copies[np.argmax(coarse_normal[copies] @ fine_normal[f])]
+        coarse[f] = copies[np.argmax(similar(coarse_normal[copies] @ fine_normal[f]))]
     members = np.bincount(coarse, minlength=len(coarse_sample))
     for c in np.flatnonzero(members == 0):  # a copy no fine normal chose: give it its best match
         cell = np.flatnonzero((source == coarse_sample[c]) & (members[coarse] > 1))
         if cell.size:
-            f = cell[np.argmax(fine_normal[cell] @ coarse_normal[c])]
+            f = cell[np.argmax(similar(fine_normal[cell] @ coarse_normal[c]))]
             members[coarse[f]] -= 1
             coarse[f], members[c] = c, 1
     return coarse
@@ -252,11 +284,34 @@ def map_angles(fine: FrameField, coarse_frame: np.ndarray, level_map: LevelMap, 
     return wrap_angle(along + _rotated_polar(fine.frame[s, 0], fine.frame[s, 2], coarse_frame[c]))
 
 
-def _with_isolated(field: FrameField, extra_frame: np.ndarray) -> FrameField:
+def _with_isolated(field: FrameField | O2FrameField, extra_frame: np.ndarray) -> FrameField | O2FrameField:
     """``field`` with frames (and zero areas, filled in later) for vertices without edges."""
-    return FrameField(frame=np.concatenate([field.frame, extra_frame]), edge_index=field.edge_index,
-                      theta=field.theta, transport=field.transport, edge_weight=field.edge_weight,
-                      area=np.concatenate([field.area, np.zeros(len(extra_frame))]), reverse=field.reverse)
+    return replace(field, frame=np.concatenate([field.frame, extra_frame]),
+                   area=np.concatenate([field.area, np.zeros(len(extra_frame))]))
+
+
+def _empty_field(o2: bool) -> FrameField | O2FrameField:
+    """The frame field of a level without faces (its vertices are added by :func:`_with_isolated`)."""
+    empty = np.zeros(0)
+    if o2:
+        return O2FrameField(np.zeros((0, 3, 3)), np.zeros((2, 0), np.int64), empty, empty, np.zeros(0, bool),
+                            empty, empty, np.zeros(0, np.int64))
+    return FrameField(np.zeros((0, 3, 3)), np.zeros((2, 0), np.int64), *(empty,) * 4, np.zeros(0, np.int64))
+
+
+def _structure(level: MeshLevel) -> tuple[np.ndarray, bool]:
+    """Normals the coarsening steps read, and whether they are an orientation's: the frame
+    normals for SO(2); for O(2) the normals of a consistently oriented mesh's windings (the
+    same in any gauge), else the frame normals, to be compared unsigned."""
+    if not isinstance(level.field, O2FrameField):
+        return level.field.frame[:, 2], True
+    mesh_faces = level.faces
+    if len(mesh_faces) and local_orientations(mesh_faces).any():
+        return level.field.frame[:, 2], False
+    normal = level.field.frame[:, 2].copy()  # isolated vertices keep their frames' normals
+    used = np.unique(mesh_faces)
+    normal[used] = vertex_normals(level.pos, mesh_faces)[used]
+    return normal, True
 
 
 def coarsen(level: MeshLevel, factor: float = 4.0, connection: str = "levi-civita",
@@ -267,42 +322,54 @@ def coarsen(level: MeshLevel, factor: float = 4.0, connection: str = "levi-civit
     the size that keeps ``1 / factor`` of the vertices).
     """
     pos, faces, field = level.pos, level.faces, level.field
+    o2 = isinstance(field, O2FrameField)
+    if o2 and connection != "levi-civita":
+        raise ValueError(f"an O(2) hierarchy takes connection 'levi-civita' only, got {connection!r}.")
+    normal, oriented = _structure(level)
     samples = samples_by_factor(pos, faces, factor)[0] if spacing is None else voxel_samples(pos, faces, spacing)
     graph = _edge_graph(pos, field)
     source, _, _ = _voronoi(graph, samples)
     cell = np.searchsorted(samples, source)
-    dual = _unfolded(_coarse_faces(faces, cell), pos[samples], field.frame[samples, 2])
-    mesh = _coarse_mesh(pos[samples], dual)
+    if oriented:
+        dual = _unfolded(_coarse_faces(faces, cell), pos[samples], normal[samples])
+    else:
+        dual = _unfolded_along_faces(faces, cell, pos, samples)
+    mesh = _coarse_mesh(pos[samples], dual, "SO2" if oriented else "O2")
     coarse_sample = samples[_surviving_samples(faces, len(pos), samples, mesh)]
     num_mesh = 0 if mesh is None else mesh.num_vertices
     if mesh is None:
-        coarse_field = FrameField(np.zeros((0, 3, 3)), np.zeros((2, 0), np.int64), *(np.zeros(0),) * 4,
-                                  np.zeros(0, np.int64))
-        coarse_faces = np.zeros((0, 3), np.int64)
+        coarse_field, coarse_faces = _empty_field(o2), np.zeros((0, 3), np.int64)
     else:
-        coarse_field = frame_field(mesh.pos, mesh.faces, connection=connection)
+        coarse_field = o2_frame_field(mesh.pos, mesh.faces) if o2 else frame_field(mesh.pos, mesh.faces,
+                                                                                     connection=connection)
         coarse_faces = mesh.faces
     coarse_field = _with_isolated(coarse_field, field.frame[coarse_sample[num_mesh:]])
     source, distance, parent = _voronoi(graph, np.unique(coarse_sample))
-    coarse = _pick_copies(source, coarse_sample, field.frame[:, 2], coarse_field.frame[:, 2])
+    coarse = _pick_copies(source, coarse_sample, normal, coarse_field.frame[:, 2], unsigned=not oriented)
     parent_edge = np.where(parent == np.arange(len(pos)), -1, _edge_ids(field, np.arange(len(pos)), parent, len(pos)))
     cell_area = np.bincount(coarse, weights=field.area, minlength=len(coarse_sample))
     area = coarse_field.area.copy()
     area[num_mesh:] = cell_area[num_mesh:]  # vertices without faces get their cell's area
-    coarse_field = FrameField(**{**coarse_field.__dict__, "area": area})
+    coarse_field = replace(coarse_field, area=area)
     weight = np.where(cell_area[coarse] > 0, field.area / np.where(cell_area > 0, cell_area, 1.0)[coarse],
                       1.0 / np.bincount(coarse, minlength=len(coarse_sample))[coarse])
     level_map = LevelMap(coarse=coarse, angle=np.zeros(0), weight=weight, distance=distance, parent=parent,
                          parent_edge=parent_edge, sample=coarse_sample)
-    angle = map_angles(field, coarse_field.frame, level_map, rule)
+    if o2:
+        if rule not in TRANSPORT_RULES:
+            raise ValueError(f"unknown transport rule {rule!r}; use one of {TRANSPORT_RULES}.")
+        angle, reflection = o2_map_transport(field, coarse_field.frame, coarse, coarse_sample, parent, parent_edge, rule)
+        level_map = replace(level_map, reflection=reflection)
+    else:
+        angle = map_angles(field, coarse_field.frame, level_map, rule)
     coarse_level = MeshLevel(pos[coarse_sample], coarse_faces, coarse_field, num_mesh)
-    return coarse_level, LevelMap(**{**level_map.__dict__, "angle": angle})
+    return coarse_level, replace(level_map, angle=angle)
 
 
 def mesh_hierarchy(pos: np.ndarray, faces: np.ndarray, num_levels: int = 3, factor: float = 4.0, *,
                    connection: str = "levi-civita", frames="default", seed: int | None = None,
-                   rule: str = "path", field: FrameField | None = None,
-                   spacing: Sequence[float] | None = None) -> MeshHierarchy:
+                   rule: str = "path", field: FrameField | O2FrameField | None = None,
+                   spacing: Sequence[float] | None = None, structure_group: str = "SO2") -> MeshHierarchy:
     """Build ``num_levels`` levels (the input mesh and ``num_levels - 1`` coarser ones).
 
     Args:
@@ -313,10 +380,14 @@ def mesh_hierarchy(pos: np.ndarray, faces: np.ndarray, num_levels: int = 3, fact
         frames, seed: Frames of level 0 (see :func:`~gaugemesh.geometry.frame_field`); coarse
             levels get default frames.
         rule: Transport rule of the maps, ``"path"`` or ``"projection"`` (module docstring).
-        field: Level 0's frame field when it is computed already (must match ``pos, faces``).
+        field: Level 0's frame field when it is computed already (must match ``pos, faces``);
+            an :class:`~gaugemesh.geometry.o2_frame_field.O2FrameField` makes an O(2) hierarchy.
         spacing: Grid cell size of each coarse level in the mesh's units (``num_levels - 1``
             numbers), instead of ``factor``: a metric scale, so that meshes of one surface at
             different resolutions get about the same coarse levels.
+        structure_group: ``"SO2"`` or ``"O2"`` (O(2) frame fields at every level and maps with
+            a ``reflection``; ``pos, faces`` may then be non-orientable); without ``field``
+            it says which frame field level 0 gets, with one it must agree.
 
     Shapes:
         pos: ``[V, 3]``; faces: ``[F, 3]``.
@@ -326,8 +397,13 @@ def mesh_hierarchy(pos: np.ndarray, faces: np.ndarray, num_levels: int = 3, fact
     if rule not in TRANSPORT_RULES:
         raise ValueError(f"unknown transport rule {rule!r}; use one of {TRANSPORT_RULES}.")
     pos, faces = np.asarray(pos, dtype=np.float64), np.asarray(faces, dtype=np.int64)
+    if structure_group not in ("SO2", "O2"):
+        raise ValueError(f"structure_group must be 'SO2' or 'O2', got {structure_group!r}.")
     if field is None:
-        field = frame_field(pos, faces, connection=connection, frames=frames, seed=seed)
+        field = (o2_frame_field(pos, faces, frames=frames, seed=seed) if structure_group == "O2"
+                 else frame_field(pos, faces, connection=connection, frames=frames, seed=seed))
+    if isinstance(field, O2FrameField) != (structure_group == "O2"):
+        raise ValueError(f"structure_group {structure_group!r} does not match the given {type(field).__name__}.")
     if field.frame.shape[0] != len(pos):
         raise ValueError(f"field has {field.frame.shape[0]} vertices, the mesh {len(pos)}.")
     if spacing is not None and len(spacing) != num_levels - 1:

@@ -76,13 +76,15 @@ def permute_levels(data, generator: torch.Generator) -> tuple[HierarchyData, lis
         edges = data[f"level{k}_edge_index"]
         edge_order = torch.randperm(edges.size(1), generator=generator)
         out[f"level{k}_edge_index"] = new_index[k][edges[:, edge_order]]
-        for key in ("theta", "transport", "edge_weight"):
-            out[f"level{k}_{key}"] = data[f"level{k}_{key}"][edge_order]
+        for key in ("theta", "transport", "edge_weight", "reflection"):  # reflection: O(2) only
+            if f"level{k}_{key}" in data:
+                out[f"level{k}_{key}"] = data[f"level{k}_{key}"][edge_order]
         for key in ("pos", "frame", "area"):
             out[f"level{k}_{key}"] = data[f"level{k}_{key}"][orders[k]]
         out[f"pool{k}_index"] = new_index[k][data[f"pool{k}_index"][orders[k - 1]]]
-        for key in ("angle", "weight"):
-            out[f"pool{k}_{key}"] = data[f"pool{k}_{key}"][orders[k - 1]]
+        for key in ("angle", "weight", "reflection"):
+            if f"pool{k}_{key}" in data:
+                out[f"pool{k}_{key}"] = data[f"pool{k}_{key}"][orders[k - 1]]
     return out, orders
 
 
