@@ -20,8 +20,8 @@ from gaugemesh.geometry import frame_field
 from gaugemesh.geometry.o2_frame_field import o2_frame_field
 from gaugemesh.mesh import Mesh, MeshError, validate_mesh
 
-__all__ = ["mesh_to_data", "gauge_transform", "add_features", "ComputeFrameField", "InputFeatures", "RandomGauge",
-           "FRAME_FIELD_KEYS"]
+__all__ = ["mesh_to_data", "gauge_transform", "random_gauge", "add_features", "ComputeFrameField", "InputFeatures",
+           "RandomGauge", "FRAME_FIELD_KEYS"]
 
 #: Attributes :func:`mesh_to_data` writes besides ``pos`` and ``face``.
 FRAME_FIELD_KEYS = ("frame", "edge_index", "theta", "transport", "edge_weight", "area")
@@ -175,6 +175,18 @@ def _checked_gauge(data: Data, phi: torch.Tensor) -> torch.Tensor:
     return phi
 
 
+def random_gauge(num_nodes: int, generator: torch.Generator | None = None, dtype: torch.dtype = torch.float64,
+                 device: torch.device | str | None = None) -> torch.Tensor:
+    """A uniformly random gauge change ``phi`` ``[V]`` in ``[-pi, pi)``: the one draw behind
+    :class:`RandomGauge`, the training augmentation and :mod:`gaugemesh.testing`.
+
+    Drawn in float64 on the CPU from ``generator`` (torch's default one if ``None``, whose
+    state a training checkpoint keeps), then moved to ``device`` and ``dtype``.
+    """
+    phi = (torch.rand(num_nodes, generator=generator, dtype=torch.float64) * 2 - 1) * torch.pi
+    return phi.to(device=device, dtype=dtype)
+
+
 def gauge_transform(data: Data, phi: torch.Tensor) -> Data:
     """Rotate every frame by ``+phi`` about its normal and update the connection to match.
 
@@ -248,7 +260,7 @@ class RandomGauge(BaseTransform):
         self.x_type, self.generator = x_type, generator
 
     def forward(self, data: Data) -> Data:
-        phi = (torch.rand(data.num_nodes, generator=self.generator, dtype=torch.float64) * 2 - 1) * torch.pi
+        phi = random_gauge(data.num_nodes, self.generator)
         out = gauge_transform(data, phi)
         if self.x_type is not None and getattr(data, "x", None) is not None:
             from gaugemesh.so2 import FieldType

@@ -12,14 +12,13 @@ The call under test is always said explicitly, as a function ``fn(x, data)``;
 
 from __future__ import annotations
 
-import math
 from typing import Callable
 
 import torch
 from torch import Tensor, nn
 from torch_geometric.data import Data
 
-from gaugemesh.graph import gauge_transform
+from gaugemesh.graph import gauge_transform, random_gauge
 from gaugemesh.so2 import FieldType
 
 __all__ = [
@@ -40,12 +39,6 @@ __all__ = [
 #: digits; a few layers of random weights and a gauge rotation of the input lose about
 #: one more, so 1e-5. float64 gets 1e-11 on the same reasoning (eps 2e-16, ~1e4 growth).
 DEFAULT_RTOL = {torch.float64: 1e-11, torch.float32: 1e-5, torch.float16: 3e-3, torch.bfloat16: 3e-2}
-
-
-def random_gauge(num_nodes: int, generator: torch.Generator | None = None, dtype=torch.float64, device=None) -> Tensor:
-    """A gauge change ``phi`` ``[V]``, uniform in ``(-pi, pi]``."""
-    u = torch.rand(num_nodes, generator=generator, dtype=torch.float64)
-    return ((1 - 2 * u) * math.pi).to(device=device, dtype=dtype)
 
 
 def random_mesh_data(

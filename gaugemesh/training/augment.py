@@ -11,6 +11,7 @@ from scipy.spatial.transform import Rotation
 from torch_geometric.data import Batch
 
 from gaugemesh.features import FeatureOptions, feature_type_string
+from gaugemesh.graph import random_gauge
 from gaugemesh.hierarchy.data import num_levels
 from gaugemesh.so2 import FieldType
 from gaugemesh.training.recipe import feature_options
@@ -37,10 +38,9 @@ def _random_rotation() -> torch.Tensor:
 
 
 def _random_angles(count: int, like: torch.Tensor) -> torch.Tensor:
-    """``count`` uniform angles in ``[-pi, pi)``, drawn on the CPU (its generator's state is in
-    every checkpoint), moved to ``like``'s device and dtype."""
-    phi = (torch.rand(count, dtype=torch.float64) * 2 - 1) * torch.pi
-    return phi.to(like.device, like.dtype, non_blocking=True)
+    """A random gauge of ``count`` vertices on ``like``'s device, in its dtype (drawn on the
+    CPU: its generator's state is in every checkpoint)."""
+    return random_gauge(count).to(like.device, like.dtype, non_blocking=True)
 
 
 def make_augment(config: dict[str, Any], x_type: str):
