@@ -4,7 +4,6 @@ a sphere, a check that can fail, permutations, batching, autocast."""
 
 import pytest
 import torch
-from torch_geometric.data import Batch
 
 import gaugemesh
 from gaugemesh.datasets.sample import cast_floats
@@ -13,6 +12,7 @@ from gaugemesh.hierarchy.o2_testing import assert_o2_hierarchy_gauge_equivariant
 from gaugemesh.hierarchy.testing import assert_hierarchy_permutation_equivariant
 from gaugemesh.nn.o2_pool import O2ParallelTransportPool, O2ParallelTransportUnpool
 from gaugemesh.o2 import O2FieldType, o2_inverse
+from tests.hierarchy.helpers import assert_down_and_up_as_each_mesh_alone
 from tests.conftest import icosphere
 from tests.o2_meshes import moebius_strip
 
@@ -117,17 +117,7 @@ def test_batch_of_three_pools_as_each_mesh_alone(o2_meshes64):
     ftype = O2FieldType(TYPES[0])
     pool, unpool = O2ParallelTransportPool(ftype), O2ParallelTransportUnpool(ftype)
     xs = [ftype.randn(d.num_nodes, dtype=torch.float64) for d in o2_meshes64]
-    batch = Batch.from_data_list(o2_meshes64)
-    h, alone = torch.cat(xs), list(xs)
-    for k in (1, 2):
-        h = pool_call(pool, k)(h, batch)
-        alone = [pool_call(pool, k)(x, d) for x, d in zip(alone, o2_meshes64)]
-        torch.testing.assert_close(h, torch.cat(alone))
-    for k in (2, 1):
-        h = unpool_call(unpool, k)(h, batch)
-        alone = [unpool_call(unpool, k)(x, d) for x, d in zip(alone, o2_meshes64)]
-        torch.testing.assert_close(h, torch.cat(alone))
-    assert h.shape == (batch.num_nodes, ftype.dim)
+    assert_down_and_up_as_each_mesh_alone(lambda k: pool_call(pool, k), lambda k: unpool_call(unpool, k), xs, o2_meshes64)
 
 
 def test_a_pseudo_scalar_pools_to_its_sign_on_a_strip(o2_meshes64):

@@ -3,12 +3,12 @@ permutations, batching meshes of different sizes, autocast."""
 
 import pytest
 import torch
-from torch_geometric.data import Batch
 
 from gaugemesh.hierarchy.data import pool_map
 from gaugemesh.hierarchy.testing import assert_hierarchy_gauge_equivariant, assert_hierarchy_permutation_equivariant
 from gaugemesh.nn.pool import ParallelTransportPool, ParallelTransportUnpool
 from gaugemesh.so2 import FieldType
+from tests.hierarchy.helpers import assert_down_and_up_as_each_mesh_alone
 
 TYPES = ["2x0 + 3x1 + 2x2", "1x1 + 2x0 + 1x3"]  # the second unsorted
 
@@ -95,17 +95,7 @@ def test_batch_of_three_sizes_pools_as_each_mesh_alone(meshes64):
     ftype = FieldType(TYPES[0])
     pool, unpool = ParallelTransportPool(ftype), ParallelTransportUnpool(ftype)
     xs = [ftype.randn(d.num_nodes, dtype=torch.float64) for d in meshes64]
-    batch = Batch.from_data_list(meshes64)
-    h, alone = torch.cat(xs), list(xs)
-    for k in (1, 2):  # down two levels and back up, batch against one at a time
-        h = pool_call(pool, k)(h, batch)
-        alone = [pool_call(pool, k)(x, d) for x, d in zip(alone, meshes64)]
-        torch.testing.assert_close(h, torch.cat(alone))
-    for k in (2, 1):
-        h = unpool_call(unpool, k)(h, batch)
-        alone = [unpool_call(unpool, k)(x, d) for x, d in zip(alone, meshes64)]
-        torch.testing.assert_close(h, torch.cat(alone))
-    assert h.shape == (batch.num_nodes, ftype.dim)
+    assert_down_and_up_as_each_mesh_alone(lambda k: pool_call(pool, k), lambda k: unpool_call(unpool, k), xs, meshes64)
 
 
 @pytest.mark.parametrize("reduced", [torch.bfloat16, torch.float16], ids=["bf16", "fp16"])
