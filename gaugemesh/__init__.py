@@ -28,6 +28,7 @@ _EXPORTS = {
     "ComputeFrameField": "gaugemesh.graph",
     "RandomGauge": "gaugemesh.graph",
     "FieldType": "gaugemesh.so2",
+    "O2FieldType": "gaugemesh.o2",
     "FEATURES": "gaugemesh.features",
     "FeatureOptions": "gaugemesh.features",
     "InputFeatures": "gaugemesh.graph",
@@ -35,6 +36,8 @@ _EXPORTS = {
     "feature_type": "gaugemesh.features",
     "GemConv": "gaugemesh.nn",
     "GemResNet": "gaugemesh.models",
+    "GemUNet": "gaugemesh.models",
+    "O2GemResNet": "gaugemesh.models",
     "Predictor": "gaugemesh.training.predict_job",
 }
 
@@ -45,8 +48,9 @@ if TYPE_CHECKING:  # static checkers and IDEs see plain imports
     from gaugemesh.graph import ComputeFrameField, InputFeatures, RandomGauge, add_features, gauge_transform, mesh_to_data
     from gaugemesh.io import load_mesh
     from gaugemesh.mesh import Mesh, MeshError, validate_mesh
-    from gaugemesh.models import GemResNet
+    from gaugemesh.models import GemResNet, GemUNet, O2GemResNet
     from gaugemesh.nn import GemConv
+    from gaugemesh.o2 import O2FieldType
     from gaugemesh.so2 import FieldType
     from gaugemesh.training.predict_job import Predictor
 

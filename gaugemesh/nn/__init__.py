@@ -10,6 +10,11 @@ from gaugemesh.nn.nonlinearity import GatedNonlinearity, NormNonlinearity, Regul
 from gaugemesh.nn.norm import BatchNorm
 from gaugemesh.nn.conv_operators import ConvOperators, EdgeOperator, OperatorCache
 from gaugemesh.nn.readout import InvariantReadout
+from gaugemesh.nn.pool import ParallelTransportPool, ParallelTransportUnpool
+from gaugemesh.nn.o2_conv import O2ConvOperators, O2GemConv
+from gaugemesh.nn.o2_layers import O2BatchNorm, O2InvariantReadout, O2NormNonlinearity
+from gaugemesh.nn.o2_linear import O2Linear
+from gaugemesh.nn.o2_pool import O2ParallelTransportPool, O2ParallelTransportUnpool
 
 __all__ = [
     "BatchNorm",
@@ -24,6 +29,16 @@ __all__ = [
     "Linear",
     "NeighbourKernel",
     "NormNonlinearity",
+    "O2BatchNorm",
+    "O2ConvOperators",
+    "O2GemConv",
+    "O2InvariantReadout",
+    "O2Linear",
+    "O2NormNonlinearity",
+    "O2ParallelTransportPool",
+    "O2ParallelTransportUnpool",
+    "ParallelTransportPool",
+    "ParallelTransportUnpool",
     "RegularNonlinearity",
     "check_chain",
     "make_nonlinearity",
