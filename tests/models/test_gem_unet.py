@@ -98,3 +98,32 @@ def test_refuses_data_without_enough_levels(meshes64):
         net(with_x(meshes64[0], 4, torch.float32))
     with pytest.raises(ValueError, match="width"):
         GemUNet("4x0", 3, width=[2, 2], max_order=2)
+
+
+@pytest.mark.parametrize("nonlinearity", ["norm", "gated", "regular"])
+@pytest.mark.parametrize("reduced", [torch.bfloat16, torch.float16], ids=["bf16", "fp16"])
+def test_autocast_close_to_float32(meshes32, nonlinearity, reduced):
+    """Under CPU autocast: logits and gradients finite and within the tolerances of
+    tests/models/test_precision.py (the fused layers stay in float32)."""
+    from gaugemesh.nn import NormNonlinearity
+    from tests.models.test_precision import CLOSE, GRAD_CLOSE, relative
+
+    data = with_x(meshes32[1], 4, torch.float32)
+    net = randomize_parameters(small_unet(nonlinearity, dropout=0.0), scale=0.3,
+                               generator=torch.Generator().manual_seed(3)).eval()
+    with torch.no_grad():  # negative norm thresholds jump at f = 0 in any precision (see test_precision)
+        for module in net.modules():
+            if isinstance(module, NormNonlinearity) and module.bias is not None:
+                module.bias.abs_()
+
+    def step(dtype):
+        net.zero_grad(set_to_none=True)
+        with torch.autocast("cpu", dtype=dtype or torch.bfloat16, enabled=dtype is not None):
+            logits = net(data)
+        logits.float().square().mean().backward()
+        return logits.detach().float(), torch.cat([p.grad.flatten() for p in net.parameters()])
+
+    (reference, reference_grads), (logits, grads) = step(None), step(reduced)
+    assert torch.isfinite(logits).all() and torch.isfinite(grads).all()
+    assert relative(logits, reference) < CLOSE[reduced]
+    assert relative(grads, reference_grads) < GRAD_CLOSE[reduced]

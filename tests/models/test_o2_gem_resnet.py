@@ -79,3 +79,32 @@ def test_checks_input(meshes):
         net(data)
     with pytest.raises(ValueError, match="norm"):
         O2GemResNet(IN_TYPE, 3, nonlinearity="regular")
+
+
+@pytest.mark.parametrize("reduced", [torch.bfloat16, torch.float16], ids=["bf16", "fp16"])
+def test_autocast_close_to_float32(meshes, reduced):
+    """Under CPU autocast on the Moebius strip: logits and gradients finite and within the
+    tolerances of tests/models/test_precision.py."""
+    from gaugemesh.nn import O2NormNonlinearity
+    from tests.models.test_precision import CLOSE, GRAD_CLOSE, relative
+
+    data = _cast(meshes["moebius"], torch.float32)
+    data.x_type = IN_TYPE
+    net = randomize_parameters(small_net(dropout=0.0), scale=0.3, generator=torch.Generator().manual_seed(3)).eval()
+    with torch.no_grad():  # negative norm thresholds jump at f = 0 in any precision (see test_precision)
+        for module in net.modules():
+            if isinstance(module, O2NormNonlinearity) and module.bias is not None:
+                module.bias.abs_()
+    data.x = net.in_type.randn(data.num_nodes, dtype=torch.float32)
+
+    def step(dtype):
+        net.zero_grad(set_to_none=True)
+        with torch.autocast("cpu", dtype=dtype or torch.bfloat16, enabled=dtype is not None):
+            logits = net(data)
+        logits.float().square().mean().backward()
+        return logits.detach().float(), torch.cat([p.grad.flatten() for p in net.parameters() if p.grad is not None])
+
+    (reference, reference_grads), (logits, grads) = step(None), step(reduced)
+    assert torch.isfinite(logits).all() and torch.isfinite(grads).all()
+    assert relative(logits, reference) < CLOSE[reduced]
+    assert relative(grads, reference_grads) < GRAD_CLOSE[reduced]
