@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 from scipy.spatial.transform import Rotation
 
 from gaugemesh.mesh import Mesh
@@ -84,9 +85,10 @@ def evaluate_checkpoint(checkpoint, data_root, split: str = "test", device: str 
 
     Returns :meth:`SegmentationCounts.report` of the split (confusion matrices summed over
     its meshes): the headline numbers (``vertex_acc``, ``vertex_miou`` and where labelled
-    ``edge_acc_hard``, ``edge_acc_soft``, ``edge_miou``, ``face_acc``, ``face_miou``), and
-    under ``"vertex"``, ``"edge"``, ``"face"`` the per-class accuracy and IoU by class name and
-    the confusion matrix (rows: true class); with ``meshes``, ``skipped``, ``split``,
+    ``edge_acc_hard``, ``edge_acc_soft``, ``edge_miou``, ``face_acc``, ``face_miou``, and for the
+    ``vertex_labels`` layout ``file_vertex_acc``, ``file_vertex_miou``: every vertex of the mesh
+    files once, the benchmark's count), and under each element kind the per-class accuracy
+    and IoU by class name and the confusion matrix (rows: true class); with ``meshes``, ``skipped``, ``split``,
     ``checkpoint``, ``data`` and ``rotate_seed``.
 
     Raises:
@@ -104,6 +106,7 @@ def evaluate_checkpoint(checkpoint, data_root, split: str = "test", device: str 
     if not samples:
         raise JobError(f"no usable meshes in split {split!r} of {data_root} (skipped: {skipped[:5]}); "
                        "check --data and --split")
+    _attach_file_targets(state, samples, data_root, split)
     _check_labels(state, samples, data_root, split)
     run_on = resolve_device(device)
     numerics = Precision.resolve(precision, run_on)
@@ -123,11 +126,14 @@ def report_path(checkpoint, split: str, rotate_seed: int | None = None, path=Non
     return Path(checkpoint).parent / f"{split}{rotated}_metrics.json"
 
 
+_LABELLED = {"vertex": "vertices", "file_vertex": "the mesh files' vertices", "edge": "edges", "face": "faces"}
+
+
 def headline(report: dict[str, Any]) -> str:
     """The lines ``gaugemesh eval`` prints: the split, then accuracies and mean IoUs."""
     keys = [k for k in report if k.endswith(("_acc", "_acc_hard", "_acc_soft", "_miou"))]
     lines = [f"split {report['split']!r}: {report['meshes']} meshes, {len(report['skipped'])} skipped; "
-             f"labels on {'vertices' if report['labels_on'] == 'vertex' else report['labels_on'] + 's'}"]
+             f"labels on {_LABELLED[report['labels_on']]}"]
     return "\n".join(lines + [f"{key:>14}: {report[key]:.4f}" for key in keys])
 
 
@@ -154,6 +160,22 @@ def write_report(report: dict[str, Any], path: str | os.PathLike) -> list[Path]:
     return [path, picture]
 
 
+def _attach_file_targets(state: dict[str, Any], samples: list, data_root, split: str) -> None:
+    """Where the layout scores the files' vertices (``vertex_labels``), give every sample
+    ``file_vertex_index`` and ``file_y`` (see :data:`~gaugemesh.training.metrics.ELEMENTS`):
+    the benchmark counts every vertex of the file once, not the repaired mesh's vertices."""
+    from gaugemesh.datasets import open_layout
+
+    layout = open_layout(data_root, state["config"].get("data", {}).get("format", "auto"))
+    if not hasattr(layout, "file_vertex_targets"):
+        return
+    items = {item.name: item for item in layout.items("train" if split == "val" else split)}
+    for sample in samples:
+        index, labels = layout.file_vertex_targets(items[sample.name], sample.vertex_map.numpy())
+        sample.file_vertex_index = torch.from_numpy(index).view(1, -1)
+        sample.file_y = torch.from_numpy(labels)
+
+
 def _check_declared_classes(state: dict[str, Any], data_root) -> None:
     """Refuse a dataset that declares another number of classes than the checkpoint's."""
     from gaugemesh.datasets import open_layout
@@ -168,7 +190,7 @@ def _check_declared_classes(state: dict[str, Any], data_root) -> None:
 def _check_labels(state: dict[str, Any], samples: list, data_root, split: str) -> None:
     """Refuse labels beyond the checkpoint's classes (they would be scored as always wrong)."""
     trained = len(state["class_names"])
-    top = max((int(d[key].max()) for d in samples for key in ("y", "edge_y", "face_y")
+    top = max((int(d[key].max()) for d in samples for _, key in ELEMENTS.values()
                if getattr(d, key, None) is not None and d[key].numel()), default=-1)
     if top >= trained:
         raise JobError(f"split {split!r} of {data_root} has labels up to {top} ({top + 1} classes) but the checkpoint "

@@ -46,7 +46,11 @@ __all__ = [
 IGNORE_INDEX = -1
 
 #: The element kinds labels can live on, and the ``Data`` attributes (index, labels) of each.
-ELEMENTS = {"vertex": (None, "y"), "edge": ("seg_edge_index", "edge_y"), "face": ("seg_face_index", "face_y")}
+#: ``file_vertex``: the vertices of the mesh file, each scored once with the prediction of the
+#: mesh vertex ``file_vertex_index [1, V_file]`` names (a repaired mesh drops and duplicates
+#: vertices; see :meth:`~gaugemesh.datasets.VertexLabelLayout.file_vertex_targets`).
+ELEMENTS = {"vertex": (None, "y"), "edge": ("seg_edge_index", "edge_y"), "face": ("seg_face_index", "face_y"),
+            "file_vertex": ("file_vertex_index", "file_y")}
 
 
 # -- vertex predictions carried to edges and faces ----------------------------------------
@@ -245,7 +249,7 @@ class SegmentationCounts:
         """Count one ``Data`` or ``Batch`` with its per-vertex logits ``[V, C]`` or labels ``[V]``.
 
         Reads ``y`` and, where present, ``seg_edge_index`` with ``edge_y`` (and ``edge_soft``),
-        ``seg_face_index`` with ``face_y``. Returns ``self``.
+        ``seg_face_index`` with ``face_y``, ``file_vertex_index`` with ``file_y``. Returns ``self``.
         """
         for kind, (index_key, label_key) in ELEMENTS.items():
             target = getattr(data, label_key, None)
@@ -275,8 +279,9 @@ class SegmentationCounts:
     @property
     def labels_on(self) -> str:
         """The element kind the dataset's own labels live on: edges for MeshCNN's layout,
-        faces where labels are given per face, else vertices."""
-        return next((k for k in ("edge", "face") if k in self.confusion), "vertex")
+        faces where labels are given per face, the file's vertices where they are scored
+        (``file_vertex``), else the mesh's vertices."""
+        return next((k for k in ("edge", "face", "file_vertex") if k in self.confusion), "vertex")
 
     def metrics(self) -> dict[str, float]:
         """The headline numbers: ``vertex_acc``, ``vertex_miou`` and, where labelled,

@@ -39,6 +39,25 @@ def test_vertex_labels_follow_vertex_map_through_repair(tmp_path, unlabeled, shi
     assert layout.num_classes == 259 + shift
 
 
+def test_file_vertex_targets_score_every_file_vertex_once(tmp_path):
+    """The benchmark's count: a vertex repair splits in two is scored once (by its first copy);
+    a vertex repair drops takes the prediction of the nearest mesh vertex."""
+    labels = _touching_spheres(tmp_path)
+    pos, faces = read_mesh_arrays(tmp_path / "off" / "x1.off")
+    stray = pos[5] + 1e-3 * (pos[5] - pos.mean(axis=0))  # just outside the sphere, next to vertex 5
+    write_off(tmp_path / "off" / "x1.off", np.concatenate([pos, stray[None]]), faces)
+    (tmp_path / "labels" / "x1.txt").write_text("\n".join(map(str, [*labels, 3])) + "\n")
+    layout = VertexLabelLayout(tmp_path)
+    item = layout.items("train")[0]
+    mesh, out = layout.read(item)
+    index, file_y = layout.file_vertex_targets(item, mesh.vertex_map)
+    assert index.shape == file_y.shape == (len(pos) + 1,)
+    np.testing.assert_array_equal(file_y, np.array([*labels, 3]) + 1)  # the file's labels, in the layout's classes
+    np.testing.assert_array_equal(mesh.vertex_map[index[:-1]], np.arange(len(pos)))  # each kept vertex: its own copy
+    assert mesh.vertex_map[index[-1]] == 5  # the dropped one: its nearest neighbour
+    assert np.count_nonzero(mesh.vertex_map == 0) == 2 and index[0] == np.flatnonzero(mesh.vertex_map == 0)[0]
+
+
 def test_split_files_and_missing_meshes(tmp_path):
     _touching_spheres(tmp_path)
     (tmp_path / "train.txt").write_text("x1.off\nghost.off\n")

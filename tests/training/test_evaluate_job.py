@@ -4,6 +4,7 @@ metrics computed directly from the checkpoint's model on the same meshes."""
 import json
 
 import matplotlib.image
+import numpy as np
 import pytest
 import torch
 
@@ -79,3 +80,46 @@ def test_the_report_goes_where_asked():
     assert str(report_path("runs/a/best.pt", "test")) == "runs/a/test_metrics.json"
     assert str(report_path("runs/a/best.pt", "val", rotate_seed=3)) == "runs/a/val_rotated3_metrics.json"
     assert str(report_path("runs/a/best.pt", "test", path="elsewhere/m.json")) == "elsewhere/m.json"
+
+
+def test_vertex_labels_are_scored_on_every_vertex_of_the_files(tmp_path, capsys):
+    """The RNA protocol: accuracy over the files' vertices, a vertex repair drops included
+    (it takes its nearest mesh vertex's prediction), each vertex once."""
+    from gaugemesh.datasets import VertexLabelLayout
+    from gaugemesh.training.loop import predict_scores
+    from tests.datasets.helpers import sphere, write_off
+
+    root = tmp_path / "data"
+    (root / "off").mkdir(parents=True)
+    (root / "labels").mkdir()
+    for k in range(2):
+        pos, faces = sphere(k)
+        pos = np.concatenate([pos, 1.001 * pos[:1]])  # a vertex of no face: repair drops it
+        write_off(root / "off" / f"m{k}.off", pos, faces)
+        (root / "labels" / f"m{k}.txt").write_text("\n".join(str(int(p[2] > 0)) for p in pos) + "\n")
+    config_path = tmp_path / "config.toml"
+    config_path.write_text(CONFIG.format(root=root, out=tmp_path / "run").replace('"generic"', '"vertex_labels"'))
+    config = load_config(config_path)
+    names = [str(c) for c in range(260)]
+    model = randomize_parameters(build_model(config["model"], IN_TYPE, len(names)),
+                                 generator=torch.Generator().manual_seed(0))
+    path = tmp_path / "run" / "best.pt"
+    save_checkpoint(path, model_state=model.state_dict(), config=config, class_names=names, in_type=IN_TYPE)
+    assert main(["eval", "--checkpoint", str(path), "--data", str(root), "--split", "train", "--no-progress"]) == 0
+    assert "file_vertex_acc" in capsys.readouterr().out
+    report = json.loads((tmp_path / "run" / "train_metrics.json").read_text())
+    assert report["labels_on"] == "file_vertex"
+
+    model, _ = load_model(path)
+    layout = VertexLabelLayout(root)
+    dataset = MeshDataset(root, "train", layout="vertex_labels", cache_dir=tmp_path / "cache",
+                          features=config["features"]["names"],
+                          feature_options=FeatureOptions(hks_count=2, grad_count=1, eigs=8))
+    hits = total = 0
+    for data, item in zip(dataset, layout.items("train")):
+        pred = predict_scores(model, data, torch.device("cpu")).argmax(dim=1).numpy()
+        index, file_y = layout.file_vertex_targets(item, data.vertex_map.numpy())
+        assert len(file_y) == data.num_nodes + 1  # one vertex more than the mesh: the dropped one
+        hits, total = hits + int((pred[index] == file_y).sum()), total + len(file_y)
+    assert report["file_vertex"]["labelled"] == total
+    assert report["file_vertex_acc"] == pytest.approx(hits / total)
