@@ -17,7 +17,7 @@ SPLIT ?= test
 MESH ?= $(DATA)/synth_0000.off
 ARGS ?=
 
-.PHONY: install test test-gpu demo train eval transfer predict bench bench-geometry bench-conv bench-preprocess bench-train bench-scale \
+.PHONY: install test test-gpu demo train eval transfer remeshing predict bench bench-geometry bench-conv bench-preprocess bench-train bench-scale \
 	bench-gpu sphere soak clean
 
 # Torch is pinned so that no resolver pulls a multi-GB CUDA build by accident.
@@ -68,6 +68,13 @@ eval: $(STAMP)
 # original resolution, e.g. make transfer CHECKPOINT=experiments/human_seg/gem_resnet.pt DATA=../shared/datasets/human_seg
 transfer: $(STAMP)
 	$(PY) -m experiments.human_seg.resolution_transfer --checkpoint $(CHECKPOINT) --data $(DATA)
+
+# the same validation bodies meshed four other ways (subdivision, isotropic remeshing, quadric
+# decimation, marching cubes, ~4x the vertices): accuracy and pairwise agreement of the
+# predictions; installs the remesh extra (pymeshlab, fast-simplification, scikit-image)
+remeshing: $(STAMP)
+	$(PY) -m pip install --quiet -e ".[remesh]" "torch==$(TORCH_VERSION)"
+	$(PY) -m experiments.human_seg.remeshing --checkpoint $(CHECKPOINT) --data $(DATA)
 
 predict: $(STAMP)
 	$(GM) predict $(MESH) --checkpoint $(CHECKPOINT) --out $(RUN)/predictions

@@ -1,0 +1,174 @@
+"""Remeshing transfer: a checkpoint on human_seg validation bodies meshed four other ways.
+
+Each validation body (the meshes the checkpoint held out, ~750 vertices) is meshed again at
+about ``--vertices`` vertices (default 4x the original's count) by four unrelated methods:
+
+- ``subdivided``: midpoint subdivision with a tangential jitter (as ``resolution_transfer``);
+- ``isotropic``: MeshLab's isotropic explicit remeshing (pymeshlab), near-equilateral triangles;
+- ``quadric``: subdivided 16x, then quadric edge-collapse decimation (fast-simplification)
+  down to the target, irregular triangles of every size;
+- ``marching_cubes``: the filled voxelisation of the body meshed by marching cubes
+  (scikit-image), a staircase surface with its own topology errors.
+
+The checkpoint predicts on every meshing. All are compared on the same surface points
+(``--points`` per body, uniform by area on the original mesh): a point takes the prediction of
+the face of each meshing nearest to it. Reported per meshing: the accuracy at the points
+(the truth: the original face's label, so area-weighted face accuracy), and for every pair of
+meshings the share of points where their predictions agree.
+
+    python -m experiments.human_seg.remeshing --checkpoint experiments/human_seg/gem_unet.pt \\
+        --data ../shared/datasets/human_seg [--limit 10] [--json out.json]
+
+Needs the ``remesh`` extra (``pip install -e .[remesh]``). Validation meshes only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import tempfile
+import time
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+from scipy.spatial import cKDTree
+
+from experiments.human_seg.resolution_transfer import face_labels, subdivide, write_off
+from gaugemesh.datasets.layouts import MeshCNNLayout
+from gaugemesh.geometry.measures import face_areas
+from gaugemesh.io import read_mesh_arrays
+from gaugemesh.training.predict_job import Predictor
+
+Remesher = Callable[[np.ndarray, np.ndarray, int, np.random.Generator], tuple[np.ndarray, np.ndarray]]
+
+
+def _edge_length_for(pos: np.ndarray, faces: np.ndarray, vertices: int) -> float:
+    """Edge length of equilateral triangles that tile the surface with about ``vertices``
+    vertices (a closed triangle mesh has about twice as many faces as vertices)."""
+    return float(np.sqrt(2 * face_areas(pos, faces).sum() / (np.sqrt(3) / 2 * vertices) / 2))
+
+
+def remesh_subdivided(pos, faces, vertices, rng):
+    """Midpoint subdivision (4x the faces per round) until about ``vertices`` vertices."""
+    while len(pos) * 2 < vertices:
+        pos, faces = subdivide(pos, faces, 0.1, rng)
+    return pos, faces
+
+
+def remesh_isotropic(pos, faces, vertices, rng):
+    """MeshLab's isotropic explicit remeshing at the edge length of ``vertices`` vertices."""
+    import pymeshlab
+
+    meshes = pymeshlab.MeshSet()
+    meshes.add_mesh(pymeshlab.Mesh(pos, faces))
+    meshes.meshing_isotropic_explicit_remeshing(iterations=6,
+                                                targetlen=pymeshlab.PureValue(_edge_length_for(pos, faces, vertices)))
+    out = meshes.current_mesh()
+    return out.vertex_matrix(), out.face_matrix()
+
+
+def remesh_quadric(pos, faces, vertices, rng):
+    """Quadric edge-collapse decimation of the 16x subdivided mesh down to ``vertices``."""
+    import fast_simplification
+
+    for _ in range(2):
+        pos, faces = subdivide(pos, faces, 0.1, rng)
+    target = 1 - vertices / len(pos)
+    return fast_simplification.simplify(pos.astype(np.float32), faces.astype(np.int32), target_reduction=target)
+
+
+def remesh_marching_cubes(pos, faces, vertices, rng):
+    """Marching cubes of the filled voxelisation, the voxel size chosen for about ``vertices``."""
+    import trimesh
+
+    body = trimesh.Trimesh(pos, faces, process=False)
+    pitch = _edge_length_for(pos, faces, vertices) * 1.2  # marching cubes puts ~1 vertex per voxel face crossed
+    for _ in range(3):  # one or two corrections of the voxel size to land near the target
+        surface = body.voxelized(pitch).fill().marching_cubes
+        if 0.7 < len(surface.vertices) / vertices < 1.4:
+            break
+        pitch *= np.sqrt(len(surface.vertices) / vertices)
+    grid = body.voxelized(pitch).fill()
+    surface = grid.marching_cubes
+    surface.apply_transform(grid.transform)
+    return np.asarray(surface.vertices, dtype=np.float64), np.asarray(surface.faces, dtype=np.int64)
+
+
+REMESHERS: dict[str, Remesher] = {"subdivided": remesh_subdivided, "isotropic": remesh_isotropic,
+                                  "quadric": remesh_quadric, "marching_cubes": remesh_marching_cubes}
+
+
+def surface_points(pos: np.ndarray, faces: np.ndarray, count: int, rng: np.random.Generator):
+    """``count`` points uniform by area on the mesh, and the face each lies on."""
+    area = face_areas(pos, faces)
+    face = rng.choice(len(faces), size=count, p=area / area.sum())
+    u, v = rng.random((2, count))
+    flip = u + v > 1
+    u[flip], v[flip] = 1 - u[flip], 1 - v[flip]
+    a, b, c = (pos[faces[face, k]] for k in range(3))
+    return a + u[:, None] * (b - a) + v[:, None] * (c - a), face
+
+
+def nearest_face(points: np.ndarray, pos: np.ndarray, faces: np.ndarray, rng: np.random.Generator,
+                 samples_per_face: int = 24) -> np.ndarray:
+    """The face of the mesh nearest to each point, up to the spacing of ``samples_per_face``
+    random samples per face (no exact point-triangle distance: the meshings differ by far more)."""
+    samples, face = surface_points(pos, faces, samples_per_face * len(faces), rng)
+    return face[cKDTree(samples).query(points)[1]]
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--checkpoint", required=True)
+    p.add_argument("--data", required=True)
+    p.add_argument("--factor", type=float, default=4.0, help="each meshing's vertices: this times the original's")
+    p.add_argument("--points", type=int, default=20000, help="comparison points per body")
+    p.add_argument("--limit", type=int, default=None, help="at most this many validation meshes")
+    p.add_argument("--json", type=Path, default=None)
+    args = p.parse_args(argv)
+    predictor = Predictor(args.checkpoint)
+    layout = MeshCNNLayout(Path(args.data))
+    names = list(predictor.state["val_names"])[: args.limit]
+    files = {item.name: item.mesh for item in layout.items("train")}
+    meshings = ["original", *REMESHERS]
+    hits = dict.fromkeys(meshings, 0)
+    agree = {pair: 0 for pair in itertools.combinations(meshings, 2)}
+    sizes = {name: [] for name in meshings}
+    total, start, rng = 0, time.perf_counter(), np.random.default_rng(0)
+    with tempfile.TemporaryDirectory() as tmp:
+        for name in names:
+            pos, faces = read_mesh_arrays(files[name])
+            truth = face_labels(layout, name, faces)
+            points, on_face = surface_points(pos, faces, args.points, rng)
+            pred = {"original": predictor.predict(files[name]).face_labels[on_face]}
+            sizes["original"].append(len(pos))
+            for remesher, remesh in REMESHERS.items():
+                new_pos, new_faces = remesh(pos, faces, int(args.factor * len(pos)), rng)
+                path = Path(tmp) / f"{name}_{remesher}.off"
+                write_off(path, new_pos, new_faces)
+                result = predictor.predict(path)
+                sizes[remesher].append(result.mesh.num_vertices)
+                kept = result.face_labels >= 0  # faces repair dropped (degenerate slivers) carry no label
+                pred[remesher] = result.face_labels[kept][nearest_face(points, new_pos, new_faces[kept], rng)]
+            for meshing in meshings:
+                hits[meshing] += int((pred[meshing] == truth[on_face]).sum())
+            for a, b in agree:
+                agree[(a, b)] += int((pred[a] == pred[b]).sum())
+            total += len(points)
+            print(f"{name}: " + ", ".join(f"{m} {np.mean(pred[m] == truth[on_face]):.3f}" for m in meshings), flush=True)
+    result = {"checkpoint": str(args.checkpoint), "meshes": len(names), "points_per_mesh": args.points,
+              "seconds": round(time.perf_counter() - start),
+              "mean_vertices": {m: round(float(np.mean(v))) for m, v in sizes.items()},
+              "accuracy": {m: hits[m] / total for m in meshings},
+              "agreement": {f"{a} / {b}": n / total for (a, b), n in agree.items()}}
+    print(json.dumps(result, indent=2))
+    if args.json:
+        args.json.write_text(json.dumps(result, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
