@@ -33,7 +33,6 @@ from pathlib import Path
 from typing import Callable
 
 import numpy as np
-import torch
 from scipy.spatial import cKDTree
 
 from experiments.human_seg.resolution_transfer import face_labels, subdivide, write_off
