@@ -126,9 +126,12 @@ def main(argv=None) -> int:
     p.add_argument("--factor", type=float, default=4.0, help="each meshing's vertices: this times the original's")
     p.add_argument("--points", type=int, default=20000, help="comparison points per body")
     p.add_argument("--limit", type=int, default=None, help="at most this many validation meshes")
+    p.add_argument("--input-vertices", type=int, default=None,
+                   help="resample meshes over twice this dense to about this many vertices first "
+                        "(default: the checkpoint's features.input_vertices)")
     p.add_argument("--json", type=Path, default=None)
     args = p.parse_args(argv)
-    predictor = Predictor(args.checkpoint)
+    predictor = Predictor(args.checkpoint, input_vertices=args.input_vertices)
     layout = MeshCNNLayout(Path(args.data))
     names = list(predictor.state["val_names"])[: args.limit]
     files = {item.name: item.mesh for item in layout.items("train")}
@@ -158,7 +161,8 @@ def main(argv=None) -> int:
                 agree[(a, b)] += int((pred[a] == pred[b]).sum())
             total += len(points)
             print(f"{name}: " + ", ".join(f"{m} {np.mean(pred[m] == truth[on_face]):.3f}" for m in meshings), flush=True)
-    result = {"checkpoint": str(args.checkpoint), "meshes": len(names), "points_per_mesh": args.points,
+    result = {"checkpoint": str(args.checkpoint), "input_vertices": predictor.options.input_vertices,
+              "meshes": len(names), "points_per_mesh": args.points,
               "seconds": round(time.perf_counter() - start),
               "mean_vertices": {m: round(float(np.mean(v))) for m, v in sizes.items()},
               "accuracy": {m: hits[m] / total for m in meshings},

@@ -73,10 +73,13 @@ def main(argv=None) -> int:
     p.add_argument("--levels", type=int, nargs="+", default=[1, 2], help="subdivision rounds (4^k x the faces)")
     p.add_argument("--jitter", type=float, default=0.1)
     p.add_argument("--limit", type=int, default=None, help="at most this many validation meshes")
+    p.add_argument("--input-vertices", type=int, default=None,
+                   help="resample meshes over twice this dense to about this many vertices first "
+                        "(default: the checkpoint's features.input_vertices)")
     p.add_argument("--json", type=Path, default=None)
     args = p.parse_args(argv)
     torch.set_num_threads(max(1, torch.get_num_threads()))
-    predictor = Predictor(args.checkpoint)
+    predictor = Predictor(args.checkpoint, input_vertices=args.input_vertices)
     layout = MeshCNNLayout(Path(args.data))
     names = list(predictor.state["val_names"])[: args.limit]
     files = {item.name: item.mesh for item in layout.items("train")}
@@ -104,7 +107,8 @@ def main(argv=None) -> int:
                 correct[k] += int((pred == truth[parent]).sum())
                 agree[k] += int((pred == base[parent]).sum())
                 total[k] += len(pred)
-    result = {"checkpoint": str(args.checkpoint), "meshes": len(names), "seconds": round(time.perf_counter() - start),
+    result = {"checkpoint": str(args.checkpoint), "input_vertices": predictor.options.input_vertices,
+              "meshes": len(names), "seconds": round(time.perf_counter() - start),
               "face_acc": {f"{4 ** k}x": correct[k] / total[k] for k in total},
               "agreement_with_original": {f"{4 ** k}x": agree[k] / total[k] for k in agree}}
     print(json.dumps(result, indent=2))

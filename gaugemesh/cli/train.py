@@ -46,6 +46,9 @@ def add_parser(subparsers) -> None:
     p.add_argument("--device", default="cpu", choices=["auto", "cpu", "cuda"])
     p.add_argument("--precision", default="auto", choices=PRECISIONS, help="auto: bf16 on CUDA, fp32 on CPU")
     p.add_argument("--cache", default=None, help="cache folder (default: a temporary one)")
+    p.add_argument("--input-vertices", type=int, default=None, metavar="N",
+                   help="resample meshes more than twice as dense to about N vertices first and read the "
+                        "outputs back on every vertex (default: the checkpoint's features.input_vertices; 0: never)")
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=run_eval)
 
@@ -60,6 +63,9 @@ def add_parser(subparsers) -> None:
     p.add_argument("--precision", default="auto", choices=PRECISIONS, help="auto: bf16 on CUDA, fp32 on CPU")
     p.add_argument("--probabilities", action="store_true",
                    help="also write <name>.probabilities.npy: class probabilities per file vertex")
+    p.add_argument("--input-vertices", type=int, default=None, metavar="N",
+                   help="resample meshes more than twice as dense to about N vertices first and read the "
+                        "outputs back on every vertex (default: the checkpoint's features.input_vertices; 0: never)")
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=run_predict)
 
@@ -122,7 +128,8 @@ def run_eval(args: argparse.Namespace) -> int:
                        "give a file path such as metrics.json")
     keep_freed_memory()
     report = evaluate_checkpoint(args.checkpoint, args.data, args.split, args.device, args.cache,
-                                 progress=not args.no_progress, rotate_seed=args.rotate, precision=args.precision)
+                                 progress=not args.no_progress, rotate_seed=args.rotate, precision=args.precision,
+                                 input_vertices=args.input_vertices)
     print(headline(report))
     print("per-class accuracy and IoU, confusion matrix: " + ", ".join(map(str, write_report(report, out))))
     return 0
@@ -132,7 +139,8 @@ def run_predict(args: argparse.Namespace) -> int:
     from gaugemesh.training.predict_job import predict_meshes
 
     summary = predict_meshes(args.meshes, args.checkpoint, args.out, args.device, args.precision,
-                             probabilities=args.probabilities, progress=not args.no_progress)
+                             probabilities=args.probabilities, progress=not args.no_progress,
+                             input_vertices=args.input_vertices)
     for name, paths in summary.written.items():
         print(f"{name}: " + ", ".join(str(path) for path in paths.values()))
     print(summary.report())

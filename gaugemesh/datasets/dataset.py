@@ -63,6 +63,8 @@ class MeshDataset(Dataset):
             batch their coarse levels correctly.
         coarse_vertices: About how many vertices each coarse level has (see
             :class:`~gaugemesh.datasets.sample.ProcessOptions`).
+        input_vertices: ``0``, or the density finer meshes are resampled to (see
+            :class:`~gaugemesh.datasets.sample.ProcessOptions`).
         layout_options: Passed to the layout (e.g. ``unlabeled="ignore"``).
 
     Attributes:
@@ -82,12 +84,13 @@ class MeshDataset(Dataset):
                  transform: Callable | None = None,
                  pre_transform: Callable | None = None, workers: int = 0, strict: bool = False,
                  in_memory: bool = False, progress: bool = False, layout_options: dict[str, Any] | None = None,
-                 hierarchy_levels: int = 1, coarse_vertices: Sequence[int] = ()):
+                 hierarchy_levels: int = 1, coarse_vertices: Sequence[int] = (), input_vertices: int = 0):
         self.layout = open_layout(root, layout, **(layout_options or {}))
         self.split = split
         self.options = ProcessOptions(features, feature_options, connection, repair=repair, dtype=dtype,
                                       structure_group=structure_group,
-                                      hierarchy_levels=hierarchy_levels, coarse_vertices=tuple(coarse_vertices))
+                                      hierarchy_levels=hierarchy_levels, coarse_vertices=tuple(coarse_vertices),
+                                      input_vertices=input_vertices)
         self.cache_dir = Path(cache_dir) if cache_dir is not None else Path(root) / "processed"
         super().__init__(None, transform, pre_transform, log=False)
         items = self.layout.items(split)

@@ -22,10 +22,13 @@ from torch_geometric.data import Data
 from gaugemesh.datasets.layouts import Layout, MeshItem
 from gaugemesh.features import DEFAULT_FEATURES, STRUCTURE_GROUPS, FeatureOptions, feature_names, feature_type_string
 from gaugemesh.graph import mesh_to_data
+from gaugemesh.datasets.layouts.labels import vote
 from gaugemesh.hierarchy.data import add_hierarchy
+from gaugemesh.hierarchy.resample import needs_resampling, resample_mesh
 from gaugemesh.mesh import Mesh
 
-__all__ = ["ProcessOptions", "process_item", "mesh_sample", "cast_floats", "check_feature_options", "DTYPES"]
+__all__ = ["ProcessOptions", "process_item", "mesh_sample", "labels_to_resampled", "cast_floats",
+           "check_feature_options", "DTYPES"]
 
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
 
@@ -49,6 +52,11 @@ class ProcessOptions:
         coarse_vertices: About how many vertices each coarse level has, whatever the mesh's
             resolution (see :func:`~gaugemesh.hierarchy.data.add_hierarchy`); empty: each
             level 4x fewer than the one before.
+        input_vertices: ``0`` (off), or about how many vertices the network runs on: a mesh
+            with more than twice as many is resampled to this density first
+            (:mod:`gaugemesh.hierarchy.resample`), the sample is the resampled mesh's, and
+            ``input_index`` carries its outputs back to every vertex of the mesh. What a model
+            trained on meshes of one density needs to segment finer meshes of the same kind.
     """
 
     features: tuple[str, ...] = DEFAULT_FEATURES
@@ -60,6 +68,7 @@ class ProcessOptions:
     structure_group: str = "SO2"
     hierarchy_levels: int = 1
     coarse_vertices: tuple[int, ...] = ()
+    input_vertices: int = 0
 
     def __post_init__(self):
         object.__setattr__(self, "features", feature_names(self.features))
@@ -74,6 +83,11 @@ class ProcessOptions:
         if self.coarse_vertices and len(self.coarse_vertices) != self.hierarchy_levels - 1:
             raise ValueError(f"coarse_vertices needs one count per coarse level ({self.hierarchy_levels - 1}), "
                              f"got {list(self.coarse_vertices)}.")
+        count = self.input_vertices
+        if isinstance(count, bool) or not isinstance(count, numbers.Integral) or not (count == 0 or count >= 4):
+            raise ValueError(f"input_vertices must be 0 (off) or an integer >= 4, got {self.input_vertices!r}.")
+        if self.input_vertices and self.structure_group != "SO2":
+            raise ValueError("input_vertices (resampling) is for SO(2) meshes only; set it to 0 for O(2).")
         if self.frames not in ("default", "potpourri3d"):
             raise ValueError(f"cached frames must be 'default' or 'potpourri3d' (got {self.frames!r}); "
                              "use the RandomGauge transform for random gauges.")
@@ -92,7 +106,7 @@ class ProcessOptions:
         options = asdict(self.for_layout(layout))
         if options["structure_group"] == "SO2":  # keyed only when O(2): SO(2) caches from before stay valid
             del options["structure_group"]
-        for name, unused in (("hierarchy_levels", 1), ("coarse_vertices", ())):
+        for name, unused in (("hierarchy_levels", 1), ("coarse_vertices", ()), ("input_vertices", 0)):
             if options[name] == unused:  # keyed only when used: caches from before stay valid
                 del options[name]
         return {"options": options, "layout": layout.key(), "pre_transform": repr(pre_transform)}
@@ -145,6 +159,8 @@ def process_item(layout: Layout, item: MeshItem, options: ProcessOptions = Proce
     data = mesh_sample(mesh, options)
     for name, value in labels.items():
         data[name] = _tensor(value)
+    if "input_index" in data:
+        data = labels_to_resampled(data)
     data.name = item.name
     if pre_transform is not None:
         data = pre_transform(data)
@@ -154,7 +170,20 @@ def process_item(layout: Layout, item: MeshItem, options: ProcessOptions = Proce
 def mesh_sample(mesh: Mesh, options: ProcessOptions = ProcessOptions()) -> Data:
     """The unlabelled sample of a validated mesh, in float64: frame field, input features and,
     with ``options.hierarchy_levels > 1``, the coarse levels. ``predict`` builds a new mesh's
-    sample with this, so that it is the sample training saw."""
+    sample with this, so that it is the sample training saw.
+
+    With ``options.input_vertices`` and a mesh more than twice that dense, the sample is that
+    of the resampled mesh (:func:`~gaugemesh.hierarchy.resample.resample_mesh`), with
+    ``vertex_map`` (each sample vertex's file vertex), ``input_index [V_mesh]`` (the sample
+    vertex that stands for each vertex of ``mesh``) and ``input_vertex_map`` (``mesh``'s own
+    ``vertex_map``)."""
+    if needs_resampling(mesh, options.input_vertices):
+        resampled = resample_mesh(mesh, options.input_vertices)
+        data = mesh_sample(resampled.mesh, replace(options, input_vertices=0))
+        data.vertex_map = torch.from_numpy(mesh.vertex_map[resampled.mesh.vertex_map])
+        data.input_index = torch.from_numpy(resampled.index)
+        data.input_vertex_map = torch.from_numpy(mesh.vertex_map)
+        return data
     # The features cross into torch with the frames; float64 until the caller casts.
     data = mesh_to_data(mesh, connection=options.connection, frames=options.frames, dtype=torch.float64,
                         features=options.features, feature_options=options.feature_options,
@@ -162,6 +191,28 @@ def mesh_sample(mesh: Mesh, options: ProcessOptions = ProcessOptions()) -> Data:
     if options.hierarchy_levels > 1:
         data = add_hierarchy(data, options.hierarchy_levels, connection=options.connection,
                              coarse_vertices=options.coarse_vertices or None)
+    return data
+
+
+#: Label keys that index the input mesh's vertices (``[k, N]``): a resampled sample reads its
+#: predictions for those elements through ``input_index``.
+_VERTEX_INDEX_KEYS = ("seg_edge_index", "seg_face_index")
+
+
+def labels_to_resampled(data: Data) -> Data:
+    """The labels of a resampled sample (see :func:`mesh_sample`), given on the input mesh,
+    carried to what the network sees: ``y`` becomes the vote of the input vertices each sample
+    vertex stands for (what the loss trains on); edges and faces keep their labels and have
+    their vertex indices sent through ``input_index``, so that they are scored on the input
+    mesh's elements as they are. In place; returns ``data``."""
+    index = data.input_index
+    if getattr(data, "y", None) is not None and data.y.dim() == 1:
+        y = data.y.numpy()
+        classes = int(y.max()) + 1 if y.size else 1
+        data.y = torch.from_numpy(vote(index.numpy()[:, None], y, data.num_nodes, max(classes, 1)))
+    for key in _VERTEX_INDEX_KEYS:
+        if getattr(data, key, None) is not None:
+            data[key] = index[data[key]]
     return data
 
 

@@ -76,12 +76,13 @@ def _samples_by_hand(config, state, data_root, split, rotate_seed) -> tuple[list
 
 def evaluate_checkpoint(checkpoint, data_root, split: str = "test", device: str = "cpu",
                         cache_dir=None, progress: bool = True, rotate_seed: int | None = None,
-                        precision: str = "auto") -> dict[str, Any]:
+                        precision: str = "auto", input_vertices: int | None = None) -> dict[str, Any]:
     """Metrics of a checkpoint on a dataset split, features recomputed from the raw meshes.
 
     ``split="val"`` evaluates the training meshes the checkpoint held out for validation;
     ``rotate_seed`` rotates every mesh at random in space before anything is computed, to
-    measure how invariant the model is to orientation.
+    measure how invariant the model is to orientation. ``input_vertices`` overrides the
+    checkpoint's ``features.input_vertices`` (resample finer meshes first; ``0``: never).
 
     Returns :meth:`SegmentationCounts.report` of the split (confusion matrices summed over
     its meshes): the headline numbers (``vertex_acc``, ``vertex_miou`` and where labelled
@@ -96,6 +97,8 @@ def evaluate_checkpoint(checkpoint, data_root, split: str = "test", device: str 
             or labels beyond it), or the split has no usable mesh.
     """
     model, state = load_model(checkpoint, device)
+    if input_vertices is not None:
+        state["config"]["features"]["input_vertices"] = int(input_vertices)
     _check_declared_classes(state, data_root)
     if split == "val" or rotate_seed is not None:
         samples, skipped = _samples_by_hand(state["config"], state, data_root, split, rotate_seed)
@@ -114,7 +117,8 @@ def evaluate_checkpoint(checkpoint, data_root, split: str = "test", device: str 
     for sample in samples:  # summed mesh by mesh: the split's numbers, not a mean of the meshes'
         counts.add(sample, predict_scores(model, sample, run_on, numerics))
     return {"checkpoint": str(checkpoint), "data": str(data_root), "split": split, "rotate_seed": rotate_seed,
-            "meshes": len(samples), "skipped": [list(s) for s in skipped], **counts.report(state["class_names"])}
+            "input_vertices": int(state["config"]["features"].get("input_vertices", 0)), "meshes": len(samples),
+            "skipped": [list(s) for s in skipped], **counts.report(state["class_names"])}
 
 
 def report_path(checkpoint, split: str, rotate_seed: int | None = None, path=None) -> Path:
@@ -171,7 +175,11 @@ def _attach_file_targets(state: dict[str, Any], samples: list, data_root, split:
         return
     items = {item.name: item for item in layout.items("train" if split == "val" else split)}
     for sample in samples:
-        index, labels = layout.file_vertex_targets(items[sample.name], sample.vertex_map.numpy())
+        resampled = "input_index" in sample  # features.input_vertices: file -> mesh -> resampled vertex
+        vertex_map = sample.input_vertex_map if resampled else sample.vertex_map
+        index, labels = layout.file_vertex_targets(items[sample.name], vertex_map.numpy())
+        if resampled:
+            index = sample.input_index.numpy()[index]
         sample.file_vertex_index = torch.from_numpy(index).view(1, -1)
         sample.file_y = torch.from_numpy(labels)
 

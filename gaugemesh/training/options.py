@@ -74,6 +74,10 @@ class FeaturesOptions:
             (the mesh counts as one): what ``model.kind = "gem_unet"`` pools through.
         coarse_vertices: About how many vertices each coarse level has, whatever the mesh's
             resolution (cells of side ``sqrt(area / n)``); empty: 4x fewer per level.
+        input_vertices: ``0`` (off), or about how many vertices the network runs on: a mesh
+            more than twice as dense is resampled to that density first and the outputs carried
+            back to its vertices (:mod:`gaugemesh.hierarchy.resample`); set it near the training
+            meshes' vertex count to segment finer meshes as the model learnt.
     """
 
     names: list[str] = field(default_factory=lambda: list(DEFAULT_FEATURES))
@@ -84,6 +88,7 @@ class FeaturesOptions:
     structure_group: str = "SO2"
     hierarchy_levels: int = 1
     coarse_vertices: list[int] = field(default_factory=list)
+    input_vertices: int = 0
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import glob
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Iterable, Sequence
 
@@ -70,6 +70,9 @@ class Predictor:
         checkpoint: A checkpoint written by ``gaugemesh train``.
         device: ``"cpu"``, ``"cuda"`` or ``"auto"``.
         precision: As ``--precision`` (:mod:`gaugemesh.training.precision`).
+        input_vertices: Overrides the checkpoint's ``features.input_vertices``: meshes more
+            than twice as dense are resampled to about this many vertices before the network
+            runs, and its outputs read back on every vertex (``0``: never resample).
 
     Example::
 
@@ -78,8 +81,12 @@ class Predictor:
         prediction.vertex_labels, prediction.face_labels, prediction.confidence
     """
 
-    def __init__(self, checkpoint: str | os.PathLike, device: str = "cpu", precision: str = "auto"):
+    def __init__(self, checkpoint: str | os.PathLike, device: str = "cpu", precision: str = "auto",
+                 input_vertices: int | None = None):
         self.model, self.state = load_model(checkpoint, device)
+        self.options = process_options(self.state["config"])
+        if input_vertices is not None:  # resample finer meshes to this density (0: never), whatever the config says
+            self.options = replace(self.options, input_vertices=input_vertices)
         self.device = resolve_device(device)
         self.precision = Precision.resolve(precision, self.device)
         self.class_names: list[str] = list(self.state["class_names"])
@@ -99,8 +106,11 @@ class Predictor:
 
     def _probabilities(self, mesh: Mesh) -> np.ndarray:
         # float32: what the model was trained on (the cache's dtype).
-        data = cast_floats(mesh_sample(mesh, process_options(self.state["config"])), torch.float32)
-        return predict_scores(self.model, data, self.device, self.precision).softmax(1).numpy()
+        data = cast_floats(mesh_sample(mesh, self.options), torch.float32)
+        probabilities = predict_scores(self.model, data, self.device, self.precision).softmax(1).numpy()
+        if "input_index" in data:  # resampled (features.input_vertices): back to every vertex of the mesh
+            probabilities = probabilities[data.input_index.numpy()]
+        return probabilities
 
 
 def _in_file_order(mesh: Mesh, probabilities: np.ndarray, num_file_vertices: int, num_file_faces: int) -> Prediction:
@@ -153,17 +163,19 @@ class PredictSummary:
 
 
 def predict_meshes(inputs: Sequence[str | os.PathLike], checkpoint, out_dir, device: str = "cpu",
-                   precision: str = "auto", probabilities: bool = False, progress: bool = True) -> PredictSummary:
+                   precision: str = "auto", probabilities: bool = False, progress: bool = True,
+                   input_vertices: int | None = None) -> PredictSummary:
     """Segment every mesh of ``inputs`` (files, folders, globs) with one loaded model.
 
     Writes, per mesh, ``<name>.labels.txt`` (per file vertex), ``<name>.face_labels.txt`` (per
     file face), ``<name>.ply`` (coloured), ``<name>.png`` (renders) and, with
     ``probabilities``, ``<name>.probabilities.npy`` (``[V_file, C]``, NaN rows where dropped).
-    A mesh that fails is reported by name and the rest go on.
+    A mesh that fails is reported by name and the rest go on. ``input_vertices``: as
+    :class:`Predictor`'s.
     """
     out_dir = Path(out_dir)
     check_out_dir(out_dir, "--out")
-    predictor = Predictor(checkpoint, device, precision)  # a bad checkpoint is said first
+    predictor = Predictor(checkpoint, device, precision, input_vertices)  # a bad checkpoint is said first
     meshes = find_meshes(inputs)
     summary = PredictSummary()
     if progress:

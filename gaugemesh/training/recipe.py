@@ -42,7 +42,8 @@ def process_options(config: dict[str, Any]) -> ProcessOptions:
                           features.get("connection", "levi-civita"), repair=data.get("repair"),
                           structure_group=features.get("structure_group", "SO2"),
                           hierarchy_levels=int(features.get("hierarchy_levels", 1)),
-                          coarse_vertices=tuple(features.get("coarse_vertices", ())))
+                          coarse_vertices=tuple(features.get("coarse_vertices", ())),
+                          input_vertices=int(features.get("input_vertices", 0)))
 
 
 def open_dataset(config: dict[str, Any], split: str, root: str | os.PathLike | None = None,
@@ -57,7 +58,7 @@ def open_dataset(config: dict[str, Any], split: str, root: str | os.PathLike | N
                        structure_group=options.structure_group,
                        workers=int(data.get("workers", 2)), strict=bool(data.get("strict", False)), in_memory=True,
                        progress=progress, hierarchy_levels=options.hierarchy_levels,
-                       coarse_vertices=options.coarse_vertices)
+                       coarse_vertices=options.coarse_vertices, input_vertices=options.input_vertices)
 
 
 MODELS = {"gem": GemResNet, "gem_unet": GemUNet, "gcn": GCNBaseline, "o2gem": O2GemResNet}

@@ -82,9 +82,11 @@ def test_the_report_goes_where_asked():
     assert str(report_path("runs/a/best.pt", "test", path="elsewhere/m.json")) == "elsewhere/m.json"
 
 
-def test_vertex_labels_are_scored_on_every_vertex_of_the_files(tmp_path, capsys):
+@pytest.mark.parametrize("input_vertices", [0, 60])
+def test_vertex_labels_are_scored_on_every_vertex_of_the_files(tmp_path, capsys, input_vertices):
     """The RNA protocol: accuracy over the files' vertices, a vertex repair drops included
-    (it takes its nearest mesh vertex's prediction), each vertex once."""
+    (it takes its nearest mesh vertex's prediction), each vertex once; with input_vertices,
+    through the resampled mesh's stand-ins."""
     from gaugemesh.datasets import VertexLabelLayout
     from gaugemesh.training.loop import predict_scores
     from tests.datasets.helpers import sphere, write_off
@@ -93,12 +95,13 @@ def test_vertex_labels_are_scored_on_every_vertex_of_the_files(tmp_path, capsys)
     (root / "off").mkdir(parents=True)
     (root / "labels").mkdir()
     for k in range(2):
-        pos, faces = sphere(k)
+        pos, faces = sphere(k, subdivisions=2)  # 162 vertices: resampled to about 60 with input_vertices
         pos = np.concatenate([pos, 1.001 * pos[:1]])  # a vertex of no face: repair drops it
         write_off(root / "off" / f"m{k}.off", pos, faces)
         (root / "labels" / f"m{k}.txt").write_text("\n".join(str(int(p[2] > 0)) for p in pos) + "\n")
     config_path = tmp_path / "config.toml"
-    config_path.write_text(CONFIG.format(root=root, out=tmp_path / "run").replace('"generic"', '"vertex_labels"'))
+    config_path.write_text(CONFIG.format(root=root, out=tmp_path / "run").replace('"generic"', '"vertex_labels"')
+                           .replace("eigs = 8", f"eigs = 8\ninput_vertices = {input_vertices}"))
     config = load_config(config_path)
     names = [str(c) for c in range(260)]
     model = randomize_parameters(build_model(config["model"], IN_TYPE, len(names)),
@@ -113,13 +116,19 @@ def test_vertex_labels_are_scored_on_every_vertex_of_the_files(tmp_path, capsys)
     model, _ = load_model(path)
     layout = VertexLabelLayout(root)
     dataset = MeshDataset(root, "train", layout="vertex_labels", cache_dir=tmp_path / "cache",
-                          features=config["features"]["names"],
+                          features=config["features"]["names"], input_vertices=input_vertices,
                           feature_options=FeatureOptions(hks_count=2, grad_count=1, eigs=8))
     hits = total = 0
     for data, item in zip(dataset, layout.items("train")):
         pred = predict_scores(model, data, torch.device("cpu")).argmax(dim=1).numpy()
-        index, file_y = layout.file_vertex_targets(item, data.vertex_map.numpy())
-        assert len(file_y) == data.num_nodes + 1  # one vertex more than the mesh: the dropped one
+        if input_vertices:
+            assert data.num_nodes < 100 and len(data.input_index) == 162
+            index, file_y = layout.file_vertex_targets(item, data.input_vertex_map.numpy())
+            index = data.input_index.numpy()[index]
+        else:
+            index, file_y = layout.file_vertex_targets(item, data.vertex_map.numpy())
+            assert data.num_nodes == 162
+        assert len(file_y) == 163  # one vertex more than the mesh: the dropped one
         hits, total = hits + int((pred[index] == file_y).sum()), total + len(file_y)
     assert report["file_vertex"]["labelled"] == total
     assert report["file_vertex_acc"] == pytest.approx(hits / total)

@@ -217,3 +217,28 @@ def test_predictor_from_python(trained):
     assert first.vertex_labels.shape == (162,) and first.face_labels.shape == (320,)
     assert 0.5 <= first.confidence <= 1 and second.dropped_vertices == 0
     assert predictor.class_names == ["0", "1"]
+
+
+def test_predictor_resamples_finer_meshes_and_reads_back_every_vertex(trained, tmp_path):
+    """input_vertices: a mesh more than twice as dense is segmented on its resampled copy, and
+    every vertex takes the probabilities of the resampled vertex that stands for it."""
+    from dataclasses import replace
+
+    import gaugemesh
+    from gaugemesh.datasets.sample import cast_floats, mesh_sample
+    from gaugemesh.hierarchy.resample import resample_mesh
+    from gaugemesh.training.loop import predict_scores
+    from tests.conftest import icosphere
+    from tests.datasets.helpers import write_off
+
+    run, _ = trained
+    pos, faces = icosphere(4)  # 2562 vertices; the training meshes have 162
+    write_off(tmp_path / "fine.off", pos, faces)
+    predictor = gaugemesh.Predictor(run / "run" / "best.pt", input_vertices=150)
+    prediction = predictor.predict(tmp_path / "fine.off")
+    assert prediction.probabilities.shape == (2562, 2) and prediction.vertex_labels.shape == (2562,)
+    resampled = resample_mesh(prediction.mesh, 150)
+    sample = cast_floats(mesh_sample(resampled.mesh, replace(predictor.options, input_vertices=0)), torch.float32)
+    scores = predict_scores(predictor.model, sample, torch.device("cpu")).softmax(1).numpy()
+    np.testing.assert_allclose(prediction.probabilities, scores[resampled.index], rtol=1e-5, atol=1e-6)
+    assert gaugemesh.Predictor(run / "run" / "best.pt").options.input_vertices == 0  # off unless asked
