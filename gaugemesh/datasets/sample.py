@@ -20,9 +20,9 @@ import torch
 from torch_geometric.data import Data
 
 from gaugemesh.datasets.layouts import Layout, MeshItem
+from gaugemesh.datasets.layouts.labels import vote
 from gaugemesh.features import DEFAULT_FEATURES, STRUCTURE_GROUPS, FeatureOptions, feature_names, feature_type_string
 from gaugemesh.graph import mesh_to_data
-from gaugemesh.datasets.layouts.labels import vote
 from gaugemesh.hierarchy.data import add_hierarchy
 from gaugemesh.hierarchy.resample import needs_resampling, resample_mesh
 from gaugemesh.mesh import Mesh
