@@ -89,6 +89,9 @@ def train(config: dict[str, Any], resume: bool = False, progress: bool = True, u
                 val_names=[full.names[i] for i in val_idx])
     trainer = Trainer(model, [full[int(i)] for i in train_idx], [full[int(i)] for i in val_idx], settings, out_dir,
                       meta, augment=make_augment(config, x_type), progress=progress)
+    # The trainer holds copies of the samples; the dataset's in-memory originals would double
+    # their memory for the whole run (4 GB more on RNA's 547 meshes).
+    del full
     if checkpoint is not None:
         trainer.resume(out_dir / "last.pt", state=checkpoint)  # the first change to the run folder
     if trainer.rank == 0:

@@ -242,3 +242,22 @@ def test_predictor_resamples_finer_meshes_and_reads_back_every_vertex(trained, t
     scores = predict_scores(predictor.model, sample, torch.device("cpu")).softmax(1).numpy()
     np.testing.assert_allclose(prediction.probabilities, scores[resampled.index], rtol=1e-5, atol=1e-6)
     assert gaugemesh.Predictor(run / "run" / "best.pt").options.input_vertices == 0  # off unless asked
+
+
+def test_training_keeps_one_copy_of_the_samples(tmp_path, monkeypatch):
+    """The trainer holds its own copies of the samples; the in-memory dataset they came from
+    must be gone by the time training runs, or every sample is held twice."""
+    import gc
+
+    from gaugemesh.training.loop import Trainer
+
+    alive = []
+
+    def fit(self, until=None):
+        gc.collect()
+        alive.append(sum(isinstance(o, MeshDataset) for o in gc.get_objects()))
+
+    monkeypatch.setattr(Trainer, "fit", fit)
+    root = make_generic(tmp_path / "data", num=4, subdivisions=1)
+    assert main(["train", "--config", str(_config(tmp_path, root, epochs=1)), "--no-progress"]) == 0
+    assert alive == [0]
