@@ -92,7 +92,8 @@ class RegularNonlinearity(nn.Module):
         else:  # missing copies of an order stay zero
             coefficients = x.new_zeros(*x.shape[:-1], width).index_copy_(-1, self._slot, x)
         coefficients = coefficients.unflatten(-1, (self.num_channels, -1))  # [..., C, 2M + 1]
-        turn = None if gauge is None else self._turn(gauge, coefficients)
+        # Scalars alone (max order 0) do not turn with the gauge: nothing to rotate.
+        turn = None if gauge is None or self.in_type.max_order == 0 else self._turn(gauge, coefficients)
         if type(self.activation) is nn.ReLU:  # fused: float32 at least (gaugemesh.nn.precision)
             dtype = working_dtype(x)
             sample, project = self._sample.to(dtype), self._project.to(dtype)

@@ -98,9 +98,12 @@ def test_regular_relu_fast_path_matches_autograd_reference():
 
 
 @pytest.mark.parametrize("activation", [None, torch.nn.GELU()], ids=["relu-fused", "gelu"])
-def test_regular_in_a_given_gauge_is_the_layer_conjugated_by_the_rotation(activation):
-    """``layer(x, gauge) = rho(gauge) layer(rho(-gauge) x)``, against FieldType.transform."""
-    ftype = FieldType("3x0 + 3x1 + 2x2")  # order 2 has a missing copy: zero slots too
+@pytest.mark.parametrize("type_string", ["3x0 + 3x1 + 2x2", "4x0"], ids=["orders-0-2", "scalars-only"])
+def test_regular_in_a_given_gauge_is_the_layer_conjugated_by_the_rotation(activation, type_string):
+    """``layer(x, gauge) = rho(gauge) layer(rho(-gauge) x)``, against FieldType.transform; in
+    ``3x0 + 3x1 + 2x2`` order 2 has a missing copy (zero slots too); scalars alone (an isotropic
+    network under gauge augmentation) do not turn at all."""
+    ftype = FieldType(type_string)
     layer = RegularNonlinearity(ftype, activation=activation, num_samples=9).double()
     g = torch.Generator().manual_seed(0)
     x = torch.randn(30, ftype.dim, dtype=torch.float64, generator=g)
