@@ -138,7 +138,8 @@ def headline(report: dict[str, Any]) -> str:
     keys = [k for k in report if k.endswith(("_acc", "_acc_hard", "_acc_soft", "_miou"))]
     lines = [f"split {report['split']!r}: {report['meshes']} meshes, {len(report['skipped'])} skipped; "
              f"labels on {_LABELLED[report['labels_on']]}"]
-    return "\n".join(lines + [f"{key:>14}: {report[key]:.4f}" for key in keys])
+    width = max(map(len, keys), default=0)  # right-aligned on the longest key (file_vertex_miou)
+    return "\n".join(lines + [f"{key:>{width}}: {report[key]:.4f}" for key in keys])
 
 
 def _dumps(value: Any, indent: str = "") -> str:
