@@ -24,9 +24,7 @@ Needs the ``remesh`` extra (``pip install -e .[remesh]``). Validation meshes onl
 
 from __future__ import annotations
 
-import argparse
 import itertools
-import json
 import tempfile
 import time
 from pathlib import Path
@@ -35,11 +33,10 @@ from typing import Callable
 import numpy as np
 from scipy.spatial import cKDTree
 
-from experiments.human_seg.resolution_transfer import face_labels, subdivide, write_off
-from gaugemesh.datasets.layouts import MeshCNNLayout
+from experiments.human_seg.resolution_transfer import (face_labels, report, study_arguments, subdivide,
+                                                      validation_bodies, write_off)
 from gaugemesh.geometry.measures import face_areas
 from gaugemesh.io import read_mesh_arrays
-from gaugemesh.training.predict_job import Predictor
 
 Remesher = Callable[[np.ndarray, np.ndarray, int, np.random.Generator], tuple[np.ndarray, np.ndarray]]
 
@@ -120,21 +117,11 @@ def nearest_face(points: np.ndarray, pos: np.ndarray, faces: np.ndarray, rng: np
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--checkpoint", required=True)
-    p.add_argument("--data", required=True)
+    p = study_arguments(__doc__.splitlines()[0])
     p.add_argument("--factor", type=float, default=4.0, help="each meshing's vertices: this times the original's")
     p.add_argument("--points", type=int, default=20000, help="comparison points per body")
-    p.add_argument("--limit", type=int, default=None, help="at most this many validation meshes")
-    p.add_argument("--input-vertices", type=int, default=None,
-                   help="resample meshes over twice this dense to about this many vertices first "
-                        "(default: the checkpoint's features.input_vertices)")
-    p.add_argument("--json", type=Path, default=None)
     args = p.parse_args(argv)
-    predictor = Predictor(args.checkpoint, input_vertices=args.input_vertices)
-    layout = MeshCNNLayout(Path(args.data))
-    names = list(predictor.state["val_names"])[: args.limit]
-    files = {item.name: item.mesh for item in layout.items("train")}
+    predictor, layout, names, files = validation_bodies(args)
     meshings = ["original", *REMESHERS]
     hits = dict.fromkeys(meshings, 0)
     agree = {pair: 0 for pair in itertools.combinations(meshings, 2)}
@@ -167,9 +154,7 @@ def main(argv=None) -> int:
               "mean_vertices": {m: round(float(np.mean(v))) for m, v in sizes.items()},
               "accuracy": {m: hits[m] / total for m in meshings},
               "agreement": {f"{a} / {b}": n / total for (a, b), n in agree.items()}}
-    print(json.dumps(result, indent=2))
-    if args.json:
-        args.json.write_text(json.dumps(result, indent=2))
+    report(result, args.json)
     return 0
 
 

@@ -66,23 +66,42 @@ def face_labels(layout: MeshCNNLayout, name: str, faces: np.ndarray) -> np.ndarr
     return face_majority(face_edges, np.array([index[int(c)] for c in ids]))
 
 
-def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def study_arguments(description: str) -> argparse.ArgumentParser:
+    """The options every validation-body study takes; a study adds its own."""
+    p = argparse.ArgumentParser(description=description)
     p.add_argument("--checkpoint", required=True)
     p.add_argument("--data", required=True)
-    p.add_argument("--levels", type=int, nargs="+", default=[1, 2], help="subdivision rounds (4^k x the faces)")
-    p.add_argument("--jitter", type=float, default=0.1)
     p.add_argument("--limit", type=int, default=None, help="at most this many validation meshes")
     p.add_argument("--input-vertices", type=int, default=None,
                    help="resample meshes over twice this dense to about this many vertices first "
                         "(default: the checkpoint's features.input_vertices)")
     p.add_argument("--json", type=Path, default=None)
-    args = p.parse_args(argv)
-    torch.set_num_threads(max(1, torch.get_num_threads()))
+    return p
+
+
+def validation_bodies(args: argparse.Namespace) -> tuple[Predictor, MeshCNNLayout, list[str], dict[str, str]]:
+    """The checkpoint's predictor, the dataset, the names of the meshes it held out (at most
+    ``--limit``) and every training mesh's file."""
     predictor = Predictor(args.checkpoint, input_vertices=args.input_vertices)
     layout = MeshCNNLayout(Path(args.data))
     names = list(predictor.state["val_names"])[: args.limit]
-    files = {item.name: item.mesh for item in layout.items("train")}
+    return predictor, layout, names, {item.name: item.mesh for item in layout.items("train")}
+
+
+def report(result: dict, json_path: Path | None) -> None:
+    """Print the study's result as JSON, and write it to ``json_path`` when given."""
+    print(json.dumps(result, indent=2))
+    if json_path:
+        json_path.write_text(json.dumps(result, indent=2))
+
+
+def main(argv=None) -> int:
+    p = study_arguments(__doc__.splitlines()[0])
+    p.add_argument("--levels", type=int, nargs="+", default=[1, 2], help="subdivision rounds (4^k x the faces)")
+    p.add_argument("--jitter", type=float, default=0.1)
+    args = p.parse_args(argv)
+    torch.set_num_threads(max(1, torch.get_num_threads()))
+    predictor, layout, names, files = validation_bodies(args)
     rng = np.random.default_rng(0)
     correct = {0: 0, **{k: 0 for k in args.levels}}
     agree = {k: 0 for k in args.levels}
@@ -111,9 +130,7 @@ def main(argv=None) -> int:
               "meshes": len(names), "seconds": round(time.perf_counter() - start),
               "face_acc": {f"{4 ** k}x": correct[k] / total[k] for k in total},
               "agreement_with_original": {f"{4 ** k}x": agree[k] / total[k] for k in agree}}
-    print(json.dumps(result, indent=2))
-    if args.json:
-        args.json.write_text(json.dumps(result, indent=2))
+    report(result, args.json)
     return 0
 
 

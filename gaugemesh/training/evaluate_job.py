@@ -86,11 +86,12 @@ def evaluate_checkpoint(checkpoint, data_root, split: str = "test", device: str 
 
     Returns :meth:`SegmentationCounts.report` of the split (confusion matrices summed over
     its meshes): the headline numbers (``vertex_acc``, ``vertex_miou`` and where labelled
-    ``edge_acc_hard``, ``edge_acc_soft``, ``edge_miou``, ``face_acc``, ``face_miou``, and for the
-    ``vertex_labels`` layout ``file_vertex_acc``, ``file_vertex_miou``: every vertex of the mesh
-    files once, the benchmark's count), and under each element kind the per-class accuracy
-    and IoU by class name and the confusion matrix (rows: true class); with ``meshes``, ``skipped``, ``split``,
-    ``checkpoint``, ``data`` and ``rotate_seed``.
+    ``edge_acc_hard``, ``edge_acc_soft``, ``edge_miou``, ``face_acc``, ``face_miou``; for the
+    ``vertex_labels`` layout also ``file_vertex_acc``, ``file_vertex_miou``: every vertex of
+    the mesh files once, the benchmark's count), and under each element kind the per-class
+    accuracy and IoU by class name and the confusion matrix (rows: true class); with
+    ``meshes``, ``skipped``, ``split``, ``checkpoint``, ``data``, ``rotate_seed`` and
+    ``input_vertices``.
 
     Raises:
         JobError: the dataset's classes are not the checkpoint's (another count declared,
