@@ -65,6 +65,8 @@ class MeshDataset(Dataset):
             :class:`~gaugemesh.datasets.sample.ProcessOptions`).
         input_vertices: ``0``, or the density finer meshes are resampled to (see
             :class:`~gaugemesh.datasets.sample.ProcessOptions`).
+        kernel_radius, radial_basis: Geodesic-disc kernels (see
+            :class:`~gaugemesh.datasets.sample.ProcessOptions`).
         layout_options: Passed to the layout (e.g. ``unlabeled="ignore"``).
 
     Attributes:
@@ -84,13 +86,15 @@ class MeshDataset(Dataset):
                  transform: Callable | None = None,
                  pre_transform: Callable | None = None, workers: int = 0, strict: bool = False,
                  in_memory: bool = False, progress: bool = False, layout_options: dict[str, Any] | None = None,
-                 hierarchy_levels: int = 1, coarse_vertices: Sequence[int] = (), input_vertices: int = 0):
+                 hierarchy_levels: int = 1, coarse_vertices: Sequence[int] = (), input_vertices: int = 0,
+                 kernel_radius: float = 0.0, radial_basis: int = 1):
         self.layout = open_layout(root, layout, **(layout_options or {}))
         self.split = split
         self.options = ProcessOptions(features, feature_options, connection, repair=repair, dtype=dtype,
                                       structure_group=structure_group,
                                       hierarchy_levels=hierarchy_levels, coarse_vertices=tuple(coarse_vertices),
-                                      input_vertices=input_vertices)
+                                      input_vertices=input_vertices, kernel_radius=kernel_radius,
+                                      radial_basis=radial_basis)
         self.cache_dir = Path(cache_dir) if cache_dir is not None else Path(root) / "processed"
         super().__init__(None, transform, pre_transform, log=False)
         items = self.layout.items(split)

@@ -22,6 +22,7 @@ from torch_geometric.data import Data
 from gaugemesh.datasets.layouts import Layout, MeshItem
 from gaugemesh.datasets.layouts.labels import vote
 from gaugemesh.features import DEFAULT_FEATURES, STRUCTURE_GROUPS, FeatureOptions, feature_names, feature_type_string
+from gaugemesh.geodesic_graph import with_geodesic_discs
 from gaugemesh.graph import mesh_to_data
 from gaugemesh.hierarchy.data import add_hierarchy
 from gaugemesh.hierarchy.resample import needs_resampling, resample_mesh
@@ -57,6 +58,12 @@ class ProcessOptions:
             (:mod:`gaugemesh.hierarchy.resample`), the sample is the resampled mesh's, and
             ``input_index`` carries its outputs back to every vertex of the mesh. What a model
             trained on meshes of one density needs to segment finer meshes of the same kind.
+        kernel_radius: ``0`` (off: one-ring kernels), or the radius of geodesic-disc kernels
+            as a share of ``sqrt(surface area)``, twice as wide per coarse level
+            (:func:`~gaugemesh.geodesic_graph.with_geodesic_discs`): a kernel support measured
+            on the surface, the same patch at any resolution. SO(2) only.
+        radial_basis: Radial hat functions per disc edge (``edge_weight [E, R]``, for models
+            with ``num_radial = R``); more than 1 needs ``kernel_radius``.
     """
 
     features: tuple[str, ...] = DEFAULT_FEATURES
@@ -69,6 +76,8 @@ class ProcessOptions:
     hierarchy_levels: int = 1
     coarse_vertices: tuple[int, ...] = ()
     input_vertices: int = 0
+    kernel_radius: float = 0.0
+    radial_basis: int = 1
 
     def __post_init__(self):
         object.__setattr__(self, "features", feature_names(self.features))
@@ -88,6 +97,7 @@ class ProcessOptions:
             raise ValueError(f"input_vertices must be 0 (off) or an integer >= 4, got {self.input_vertices!r}.")
         if self.input_vertices and self.structure_group != "SO2":
             raise ValueError("input_vertices (resampling) is for SO(2) meshes only; set it to 0 for O(2).")
+        self._check_discs()
         if self.frames not in ("default", "potpourri3d"):
             raise ValueError(f"cached frames must be 'default' or 'potpourri3d' (got {self.frames!r}); "
                              "use the RandomGauge transform for random gauges.")
@@ -96,6 +106,17 @@ class ProcessOptions:
         if self.structure_group == "O2" and (self.connection, self.frames) != ("levi-civita", "default"):
             raise ValueError("structure_group 'O2' takes connection 'levi-civita' and frames 'default' only, got "
                              f"connection {self.connection!r} and frames {self.frames!r}.")
+
+    def _check_discs(self) -> None:
+        radius = self.kernel_radius
+        if isinstance(radius, bool) or not isinstance(radius, numbers.Real) or not (radius == 0 or 0 < radius < math.inf):
+            raise ValueError(f"kernel_radius must be 0 (off) or a positive share of sqrt(area), got {radius!r}.")
+        _positive_integer("radial_basis", self.radial_basis)
+        if self.radial_basis > 1 and not self.kernel_radius:
+            raise ValueError(f"radial_basis = {self.radial_basis} needs kernel_radius > 0 (a radial profile over "
+                             "geodesic discs), e.g. kernel_radius = 0.05.")
+        if self.kernel_radius and self.structure_group != "SO2":
+            raise ValueError("kernel_radius (geodesic discs) is for SO(2) meshes only; set it to 0 for O(2).")
 
     def for_layout(self, layout: Layout) -> "ProcessOptions":
         """These options with ``repair`` resolved to the layout's default where unset."""
@@ -106,7 +127,8 @@ class ProcessOptions:
         options = asdict(self.for_layout(layout))
         if options["structure_group"] == "SO2":  # keyed only when O(2): SO(2) caches from before stay valid
             del options["structure_group"]
-        for name, unused in (("hierarchy_levels", 1), ("coarse_vertices", ()), ("input_vertices", 0)):
+        for name, unused in (("hierarchy_levels", 1), ("coarse_vertices", ()), ("input_vertices", 0),
+                             ("kernel_radius", 0.0), ("radial_basis", 1)):
             if options[name] == unused:  # keyed only when used: caches from before stay valid
                 del options[name]
         return {"options": options, "layout": layout.key(), "pre_transform": repr(pre_transform)}
@@ -191,6 +213,8 @@ def mesh_sample(mesh: Mesh, options: ProcessOptions = ProcessOptions()) -> Data:
     if options.hierarchy_levels > 1:
         data = add_hierarchy(data, options.hierarchy_levels, connection=options.connection,
                              coarse_vertices=options.coarse_vertices or None)
+    if options.kernel_radius:  # after the hierarchy: its maps follow the mesh's own edges
+        data = with_geodesic_discs(data, float(options.kernel_radius), options.radial_basis)
     return data
 
 

@@ -78,6 +78,9 @@ class FeaturesOptions:
             more than twice as dense is resampled to that density first and the outputs carried
             back to its vertices (:mod:`gaugemesh.hierarchy.resample`); set it near the training
             meshes' vertex count to segment finer meshes as the model learnt.
+        kernel_radius: ``0`` (one-ring kernels), or the radius of geodesic-disc kernels as a
+            share of ``sqrt(surface area)``, doubled per coarse level (``docs/multiscale.md``).
+        radial_basis: Radial hat functions per disc edge; the model's ``num_radial`` must match.
     """
 
     names: list[str] = field(default_factory=lambda: list(DEFAULT_FEATURES))
@@ -89,6 +92,8 @@ class FeaturesOptions:
     hierarchy_levels: int = 1
     coarse_vertices: list[int] = field(default_factory=list)
     input_vertices: int = 0
+    kernel_radius: float = 0.0
+    radial_basis: int = 1
 
 
 @dataclass(frozen=True)

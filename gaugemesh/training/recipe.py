@@ -23,7 +23,7 @@ from gaugemesh.training.config import ConfigError, check_keys
 from gaugemesh.training.loop import resolve_device
 
 __all__ = ["MODELS", "feature_options", "process_options", "open_dataset", "model_options", "build_model", "check_structure_group",
-           "check_levels", "check_device", "load_model"]
+           "check_levels", "check_radial_basis", "check_device", "load_model"]
 
 
 _FEATURE_OPTION_KEYS = ("hks_count", "grad_count", "eigs")
@@ -43,7 +43,9 @@ def process_options(config: dict[str, Any]) -> ProcessOptions:
                           structure_group=features.get("structure_group", "SO2"),
                           hierarchy_levels=int(features.get("hierarchy_levels", 1)),
                           coarse_vertices=tuple(features.get("coarse_vertices", ())),
-                          input_vertices=int(features.get("input_vertices", 0)))
+                          input_vertices=int(features.get("input_vertices", 0)),
+                          kernel_radius=features.get("kernel_radius", 0.0),
+                          radial_basis=features.get("radial_basis", 1))
 
 
 def open_dataset(config: dict[str, Any], split: str, root: str | os.PathLike | None = None,
@@ -58,7 +60,8 @@ def open_dataset(config: dict[str, Any], split: str, root: str | os.PathLike | N
                        structure_group=options.structure_group,
                        workers=int(data.get("workers", 2)), strict=bool(data.get("strict", False)), in_memory=True,
                        progress=progress, hierarchy_levels=options.hierarchy_levels,
-                       coarse_vertices=options.coarse_vertices, input_vertices=options.input_vertices)
+                       coarse_vertices=options.coarse_vertices, input_vertices=options.input_vertices,
+                       kernel_radius=options.kernel_radius, radial_basis=options.radial_basis)
 
 
 MODELS = {"gem": GemResNet, "gem_unet": GemUNet, "gcn": GCNBaseline, "o2gem": O2GemResNet}
@@ -112,6 +115,22 @@ def check_levels(config: dict[str, Any]) -> None:
     if wanted > stored:
         raise ConfigError(f"model.num_levels = {wanted} needs features.hierarchy_levels >= {wanted} (the samples "
                           f"store {stored}); set features.hierarchy_levels={wanted}")
+
+
+def check_radial_basis(config: dict[str, Any]) -> None:
+    """The model's radial weights per edge must be those the samples store: refuse a mismatch
+    of ``model.num_radial`` and ``features.radial_basis`` before any mesh is processed.
+
+    Raises:
+        ConfigError: naming both keys and the value that fixes it.
+    """
+    model_class, _, options = model_options(config["model"])
+    if "num_radial" not in options:  # e.g. the GCN baseline: it reads no kernel weights
+        return
+    wanted, stored = int(options["num_radial"]), int(config["features"].get("radial_basis", 1))
+    if wanted != stored:
+        raise ConfigError(f"model.num_radial = {wanted} reads {wanted} radial weights per edge, the samples store "
+                          f"features.radial_basis = {stored}; set model.num_radial={stored}")
 
 
 def check_structure_group(config: dict[str, Any]) -> None:

@@ -13,7 +13,14 @@ from gaugemesh.training.augment import make_augment
 from gaugemesh.training.config import ConfigError
 from gaugemesh.training.loop import Trainer, TrainSettings, resolve_device
 from gaugemesh.training.recipe import check_structure_group
-from gaugemesh.training.recipe import build_model, check_device, check_levels, model_options, open_dataset
+from gaugemesh.training.recipe import (
+    build_model,
+    check_device,
+    check_levels,
+    check_radial_basis,
+    model_options,
+    open_dataset,
+)
 from gaugemesh.training.run_folder import (JobError, check_resume_data, check_run_folder, resume_checkpoint,
                                            start_run_folder)
 
@@ -65,6 +72,7 @@ def train(config: dict[str, Any], resume: bool = False, progress: bool = True, u
     model_options(config["model"])  # the kind and keys now; the values when the model is built
     check_structure_group(config)
     check_levels(config)
+    check_radial_basis(config)
     check_device(settings.device, "train.device (--device)")
     check_data_table(config["data"])
     out_dir = Path(config["output"]["dir"])
