@@ -169,11 +169,19 @@ class _Pairs:
         return _Pairs(self.centre[rows], self.other[rows], self.path[rows], self.u[rows], self.angle[rows])
 
     def shortest_per_pair(self, num_nodes: int) -> "_Pairs":
-        """One row per pair, the shortest (ties: the first in a fixed order)."""
-        order = np.lexsort((self.path, self.key(num_nodes)))
-        key = self.key(num_nodes)[order]
-        first = np.ones(len(order), dtype=bool)
-        first[1:] = key[1:] != key[:-1]
+        """One row per pair, the shortest (ties: the first in a fixed order), sorted by key.
+        One integer sort and a per-group minimum: sorting by (key, path) together was 80% of
+        the time on a 12k-vertex body."""
+        key = self.key(num_nodes)
+        if len(key) == 0:
+            return self
+        order = np.argsort(key, kind="stable")
+        key, path = key[order], self.path[order]
+        start = np.flatnonzero(np.r_[True, key[1:] != key[:-1]])
+        shortest = np.minimum.reduceat(path, start)
+        group = np.repeat(np.arange(len(start)), np.diff(np.r_[start, len(key)]))
+        candidates = np.flatnonzero(path == shortest[group])  # rows at their group's minimum
+        first = candidates[np.r_[True, group[candidates[1:]] != group[candidates[:-1]]]]
         return self.take(order[first])
 
     def improved_by(self, candidates: "_Pairs", num_nodes: int) -> "_Pairs":
@@ -188,11 +196,19 @@ class _Pairs:
         return candidates.take(np.flatnonzero(better))
 
     def merged(self, improved: "_Pairs", num_nodes: int) -> "_Pairs":
-        """``self`` with ``improved`` replacing (or adding) its pairs; sorted by key."""
-        both = _Pairs(*(np.concatenate([a, b]) for a, b in zip(
-            (self.centre, self.other, self.path, self.u, self.angle),
-            (improved.centre, improved.other, improved.path, improved.u, improved.angle))))
-        return both.shortest_per_pair(num_nodes)
+        """``self`` with ``improved`` (unique pairs, sorted by key) replacing or adding its
+        pairs; stays sorted by key. Known pairs are overwritten in place, new ones inserted."""
+        mine, theirs = self.key(num_nodes), improved.key(num_nodes)
+        at = np.searchsorted(mine, theirs)
+        known = at < len(mine)
+        known[known] = mine[at[known]] == theirs[known]
+        fields = ("centre", "other", "path", "u", "angle")
+        out = {}
+        for name in fields:
+            values = getattr(self, name).copy()
+            values[at[known]] = getattr(improved, name)[known]
+            out[name] = np.insert(values, at[~known], getattr(improved, name)[~known])
+        return _Pairs(**out)
 
 
 def _extend(pairs: _Pairs, steps: _Steps, bound: float) -> _Pairs:
