@@ -1,5 +1,6 @@
 """The shipped experiment configs stay usable: each loads, its train table validates, its
-model builds on its features and pools through no more levels than preprocessing stores."""
+model builds on its features, pools through no more levels than preprocessing stores and
+reads as many radial weights as the samples hold."""
 
 from pathlib import Path
 
@@ -8,7 +9,7 @@ import pytest
 from gaugemesh.features import feature_type_string
 from gaugemesh.training.config import load_config
 from gaugemesh.training.loop import TrainSettings
-from gaugemesh.training.recipe import build_model, check_levels, feature_options, process_options
+from gaugemesh.training.recipe import build_model, check_levels, check_radial_basis, feature_options, process_options
 
 EXPERIMENTS = Path(__file__).resolve().parents[2] / "experiments"
 CONFIGS = sorted(EXPERIMENTS.glob("*/*.toml"))
@@ -23,6 +24,7 @@ def test_experiment_config_builds(path):
     config = load_config(path)
     TrainSettings.from_table(config["train"]).validate()
     check_levels(config)
+    check_radial_basis(config)
     options = process_options(config)
     in_type = feature_type_string(config["features"]["names"], feature_options(config["features"]),
                                   options.structure_group)
