@@ -17,7 +17,7 @@ SPLIT ?= test
 MESH ?= $(DATA)/synth_0000.off
 ARGS ?=
 
-.PHONY: install test test-gpu demo train eval transfer remeshing predict bench bench-geometry bench-conv bench-preprocess bench-train bench-scale \
+.PHONY: install test test-gpu demo train eval transfer remeshing predict bench bench-geometry bench-conv bench-preprocess bench-train bench-scale bench-discs \
 	bench-gpu sphere soak clean
 
 # Torch is pinned so that no resolver pulls a multi-GB CUDA build by accident.
@@ -98,7 +98,12 @@ bench-scale: $(STAMP)
 	$(PY) -m experiments.bench.scale --only step --vertices 160000
 	$(PY) -m experiments.bench.scale --only preprocess --vertices 1000000
 
-bench: bench-geometry bench-conv bench-preprocess bench-train bench-scale
+# Geodesic-disc graphs (features.kernel_radius) of about 10, 40 and 150 neighbours per vertex
+# at 10k and 164k vertices.
+bench-discs: $(STAMP)
+	$(PY) -m experiments.bench.discs
+
+bench: bench-geometry bench-conv bench-preprocess bench-train bench-scale bench-discs
 
 # The conv benchmark, a GemResNet step and training throughput on the GPU (fp32 and bf16),
 # then the synthetic demo trained with --device cuda.
