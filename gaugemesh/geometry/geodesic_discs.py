@@ -82,7 +82,7 @@ def geodesic_discs(pos: np.ndarray, edge_index: np.ndarray, theta: np.ndarray, t
     length = np.linalg.norm(pos[source] - pos[target], axis=1)
     steps = _Steps.of(source, target, length, np.asarray(theta, np.float64), np.asarray(transport, np.float64),
                       len(pos))
-    centre, other, path, u, angle = _shortest_unfoldings(steps, len(pos), PATH_SLACK * radius)
+    centre, other, u, angle = _shortest_unfoldings(steps, len(pos), PATH_SLACK * radius)
     distance = np.abs(u)
     one_ring = np.zeros(len(centre), dtype=bool)
     one_ring[_pair_rows(centre, other, len(pos), target, source)] = True
@@ -117,8 +117,9 @@ def radial_basis(distance: np.ndarray, radius: float, count: int) -> np.ndarray:
 
 @dataclass(frozen=True)
 class _Steps:
-    """The one-ring edges grouped by the vertex a path leaves from (CSR by ``start``): a step
-    ``k -> j`` is the edge ``(j -> k)`` of the frame field, read in ``k``'s frame."""
+    """The one-ring edges grouped by the vertex ``k`` a step leaves from (CSR: the steps out of
+    ``k`` are ``offsets[k]:offsets[k + 1]``); a step ``k -> j`` is the edge ``(j -> k)`` of the
+    frame field, read in ``k``'s frame."""
 
     offsets: np.ndarray  # [V + 1]
     end: np.ndarray  # j
@@ -149,7 +150,7 @@ def _shortest_unfoldings(steps: _Steps, num_nodes: int, bound: float):
         grown = _extend(frontier, steps, bound)
         frontier = best.improved_by(grown, num_nodes)
         best = best.merged(frontier, num_nodes)
-    return best.centre, best.other, best.path, best.u, best.angle
+    return best.centre, best.other, best.u, best.angle
 
 
 @dataclass(frozen=True)

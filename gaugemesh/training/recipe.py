@@ -124,7 +124,7 @@ def check_radial_basis(config: dict[str, Any]) -> None:
     Raises:
         ConfigError: naming both keys and the value that fixes it.
     """
-    model_class, _, options = model_options(config["model"])
+    _, _, options = model_options(config["model"])
     if "num_radial" not in options:  # e.g. the GCN baseline: it reads no kernel weights
         return
     wanted, stored = int(options["num_radial"]), int(config["features"].get("radial_basis", 1))
