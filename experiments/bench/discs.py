@@ -16,11 +16,11 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import multiprocessing as mp
 import resource
 import time
 from pathlib import Path
 
+from experiments.bench.fresh_process import in_fresh_process
 from experiments.bench.geometry import geodesic_sphere
 
 
@@ -49,7 +49,6 @@ def main(argv=None) -> None:
     parser.add_argument("--max-pairs", type=float, default=1e7, help="skip rows of more vertex pairs than this")
     parser.add_argument("--json", type=Path, help="also write the rows as JSON")
     args = parser.parse_args(argv)
-    ctx = mp.get_context("spawn")
     rows = []
     print(f"{'vertices':>10} {'neighbours':>11} {'seconds':>8} {'extra memory':>13}")
     for frequency in args.frequencies:
@@ -57,11 +56,7 @@ def main(argv=None) -> None:
             if (10 * frequency**2 + 2) * neighbours > args.max_pairs:
                 print(f"{10 * frequency**2 + 2:>10,} {neighbours:>11} skipped: more than --max-pairs {args.max_pairs:.0e}")
                 continue
-            queue = ctx.Queue()
-            process = ctx.Process(target=_measure, args=(frequency, neighbours, queue))
-            process.start()
-            row = queue.get()
-            process.join()
+            row = in_fresh_process(_measure, frequency, neighbours)
             rows.append(row)
             print(f"{row['vertices']:>10,} {row['neighbours']:>11.1f} {row['seconds']:>8.2f} "
                   f"{row['extra_gb']:>10.2f} GiB", flush=True)

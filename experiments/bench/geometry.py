@@ -13,13 +13,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import multiprocessing as mp
 import resource
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
+
+from experiments.bench.fresh_process import in_fresh_process
 
 REFERENCE_VERTICES_PER_S = 220_000
 
@@ -83,7 +84,6 @@ def main(argv=None) -> None:
                         help="geodesic sphere frequencies (V = 10 f^2 + 2)")
     parser.add_argument("--json", type=Path, help="also write the rows as JSON")
     args = parser.parse_args(argv)
-    ctx = mp.get_context("spawn")
     rows = []
     print(f"{'vertices':>10} {'connection':>12} {'validate':>9} {'mesh_to_data':>13} {'vertices/s':>11} "
           f"{'vs GEM-CNN':>10} {'peak RSS':>9} {'extra':>8}")
@@ -93,11 +93,7 @@ def main(argv=None) -> None:
             path = str(Path(tmp) / f"sphere{frequency}.npz")
             np.savez(path, pos=pos, faces=faces)
             for connection in ("levi-civita", "projection"):
-                queue = ctx.Queue()
-                proc = ctx.Process(target=_measure, args=(path, connection, 3 if len(pos) < 500_000 else 1, queue))
-                proc.start()
-                row = queue.get()
-                proc.join()
+                row = in_fresh_process(_measure, path, connection, 3 if len(pos) < 500_000 else 1)
                 row.update(vertices=len(pos), connection=connection,
                            vertices_per_s=len(pos) / row["mesh_to_data_s"])
                 rows.append(row)
