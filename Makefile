@@ -69,9 +69,10 @@ eval: $(STAMP)
 transfer: $(STAMP)
 	$(PY) -m experiments.human_seg.resolution_transfer --checkpoint $(CHECKPOINT) --data $(DATA)
 
-# the same validation bodies meshed four other ways (subdivision, isotropic remeshing, quadric
-# decimation, marching cubes, ~4x the vertices): accuracy and pairwise agreement of the
-# predictions; installs the remesh extra (pymeshlab, fast-simplification, scikit-image)
+# the same validation bodies meshed five other ways (subdivision, isotropic remeshing, quadric
+# decimation, marching cubes of a voxelisation and of a signed distance, ~4x the vertices):
+# accuracy and pairwise agreement of the predictions; installs the remesh extra (pymeshlab,
+# fast-simplification, scikit-image)
 remeshing: $(STAMP)
 	$(PY) -m pip install --quiet -e ".[remesh]" "torch==$(TORCH_VERSION)"
 	$(PY) -m experiments.human_seg.remeshing --checkpoint $(CHECKPOINT) --data $(DATA)

@@ -35,7 +35,7 @@ def test_nearest_face_finds_the_face_a_point_lies_on():
 @pytest.mark.parametrize("name", sorted(REMESHERS))
 def test_remeshers_give_a_valid_mesh_of_the_asked_size_on_the_same_surface(name):
     pytest.importorskip({"isotropic": "pymeshlab", "quadric": "fast_simplification",
-                         "marching_cubes": "skimage"}.get(name, "numpy"),
+                         "marching_cubes": "skimage", "signed_distance": "pymeshlab"}.get(name, "numpy"),
                         reason="the remesh extra is not installed (pip install -e .[remesh])")
     pos, faces = icosphere(2)  # the unit sphere, 162 vertices
     new_pos, new_faces = REMESHERS[name](pos, faces, 600, np.random.default_rng(0))
