@@ -79,21 +79,31 @@ def remesh_quadric(pos, faces, vertices, rng):
     return fast_simplification.simplify(pos.astype(np.float32), faces.astype(np.int32), target_reduction=target)
 
 
+def _at_size(mesh_at: Callable[[float], tuple[np.ndarray, np.ndarray]], size: float, vertices: int):
+    """``mesh_at(size)`` for a grid spacing ``size``, corrected once or twice to land near
+    ``vertices`` vertices (a grid mesher's vertex count goes as ``1 / size**2``)."""
+    for _ in range(3):
+        new_pos, new_faces = mesh_at(size)
+        if 0.7 < len(new_pos) / vertices < 1.4:
+            break
+        size *= np.sqrt(len(new_pos) / vertices)
+    return new_pos, new_faces
+
+
 def remesh_marching_cubes(pos, faces, vertices, rng):
     """Marching cubes of the filled voxelisation, the voxel size chosen for about ``vertices``."""
     import trimesh
 
     body = trimesh.Trimesh(pos, faces, process=False)
-    pitch = _edge_length_for(pos, faces, vertices) * 1.2  # marching cubes puts ~1 vertex per voxel face crossed
-    for _ in range(3):  # one or two corrections of the voxel size to land near the target
-        surface = body.voxelized(pitch).fill().marching_cubes
-        if 0.7 < len(surface.vertices) / vertices < 1.4:
-            break
-        pitch *= np.sqrt(len(surface.vertices) / vertices)
-    grid = body.voxelized(pitch).fill()
-    surface = grid.marching_cubes
-    surface.apply_transform(grid.transform)
-    return np.asarray(surface.vertices, dtype=np.float64), np.asarray(surface.faces, dtype=np.int64)
+
+    def mesh_at(pitch):
+        grid = body.voxelized(pitch).fill()
+        surface = grid.marching_cubes
+        surface.apply_transform(grid.transform)
+        return np.asarray(surface.vertices, dtype=np.float64), np.asarray(surface.faces, dtype=np.int64)
+
+    # marching cubes puts ~1 vertex per voxel face crossed
+    return _at_size(mesh_at, _edge_length_for(pos, faces, vertices) * 1.2, vertices)
 
 
 def remesh_signed_distance(pos, faces, vertices, rng):
@@ -102,16 +112,14 @@ def remesh_signed_distance(pos, faces, vertices, rng):
     interpolated along the grid's edges, not snapped to voxels, so no staircase."""
     import pymeshlab
 
-    cell = _edge_length_for(pos, faces, vertices)
-    for _ in range(3):  # as for the voxelisation: correct the cell size once or twice
+    def mesh_at(cell):
         meshes = pymeshlab.MeshSet()
         meshes.add_mesh(pymeshlab.Mesh(pos, faces))
         meshes.generate_resampled_uniform_mesh(cellsize=pymeshlab.PureValue(cell), mergeclosevert=True)
         out = meshes.current_mesh()
-        if 0.7 < out.vertex_number() / vertices < 1.4:
-            break
-        cell *= np.sqrt(out.vertex_number() / vertices)
-    return out.vertex_matrix(), out.face_matrix()
+        return out.vertex_matrix(), out.face_matrix()
+
+    return _at_size(mesh_at, _edge_length_for(pos, faces, vertices), vertices)
 
 
 REMESHERS: dict[str, Remesher] = {"subdivided": remesh_subdivided, "isotropic": remesh_isotropic,
