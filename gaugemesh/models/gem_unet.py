@@ -21,11 +21,33 @@ def _level_types(widths: Sequence[int], growth: float, levels: int) -> list[Fiel
     return [FieldType([(max(1, round(w * growth**k)), n) for n, w in enumerate(widths)]) for k in range(levels)]
 
 
+def _classifier(num_in: int, hidden: int, num_classes: int) -> nn.Module:
+    """Per-vertex logits from invariants: linear, or through ``hidden`` ReLU units."""
+    if hidden == 0:
+        return nn.Linear(num_in, num_classes)
+    return nn.Sequential(nn.Linear(num_in, hidden), nn.ReLU(), nn.Linear(hidden, num_classes))
+
+
+def _to_finest(data, invariants: Sequence[Tensor]) -> list[Tensor]:
+    """Per-vertex values of levels ``1, 2, ...`` (in that order) at level 0's vertices: each
+    fine vertex takes its coarse vertex's (through every level between)."""
+    out, index = [], None
+    for k, values in enumerate(invariants, start=1):
+        step = data[f"pool{k}_index"]
+        index = step if index is None else step[index]
+        out.append(values[index])
+    return out
+
+
 class GemUNet(nn.Module):
     """Residual :class:`~gaugemesh.models.GemResBlock` stages on every level of a hierarchy
     (:mod:`gaugemesh.hierarchy.data`), joined by parallel-transport pooling, with skip
     connections across levels; then, as in :class:`~gaugemesh.models.GemResNet`, an invariant
-    readout (scalars and norms) and a per-vertex linear classifier.
+    readout (scalars and norms) and a per-vertex classifier: linear, or with ``head_hidden``
+    ReLU units between. Level 0 alone has only ``(2 max_order + 1) x width`` invariants, fewer
+    than a task of hundreds of classes may need: ``readout_levels > 1`` also reads the
+    invariants of the next coarser levels on the way up, each fine vertex those of its coarse
+    vertex (invariants need no transport), as a segmentation network's hypercolumn.
 
     Down: level 0's blocks, then for ``k = 1 .. L-1`` a
     :class:`~gaugemesh.nn.pool.ParallelTransportPool` to level ``k`` and its blocks. Up: for
@@ -44,6 +66,8 @@ class GemUNet(nn.Module):
         growth: Hidden multiplicities grow by this factor per level (coarse levels are ~4x smaller).
         dropout, nonlinearity, batch_norm, num_radial: As in :class:`~gaugemesh.models.GemResNet`.
         pool_weighting: ``"area"`` or ``"mean"`` (see :class:`~gaugemesh.nn.pool.ParallelTransportPool`).
+        head_hidden: Hidden units of the per-vertex classifier; 0: one linear map.
+        readout_levels: Levels (from the finest) whose invariants the classifier reads, 1 to ``num_levels``.
 
     ``forward(data, operators=None)``: ``operators`` is level 0's
     :class:`~gaugemesh.nn.ConvOperators` or one per level (a training loop's cached operators);
@@ -71,13 +95,19 @@ class GemUNet(nn.Module):
         batch_norm: bool = True,
         num_radial: int = 1,
         pool_weighting: str = "area",
+        head_hidden: int = 0,
+        readout_levels: int = 1,
     ):
         super().__init__()
         widths = [width] * (max_order + 1) if isinstance(width, int) else list(width)
         if len(widths) != max_order + 1:
             raise ValueError(f"width needs one entry per order 0..{max_order}, got {widths}.")
+        if isinstance(head_hidden, bool) or not isinstance(head_hidden, int) or head_hidden < 0:
+            raise ValueError(f"head_hidden must be an integer >= 0, got {head_hidden!r}.")
         if num_levels < 1 or blocks_per_level < 1:
             raise ValueError(f"GemUNet needs num_levels >= 1 and blocks_per_level >= 1, got {num_levels}, {blocks_per_level}.")
+        if isinstance(readout_levels, bool) or not isinstance(readout_levels, int) or not 1 <= readout_levels <= num_levels:
+            raise ValueError(f"readout_levels must be an integer from 1 to num_levels = {num_levels}, got {readout_levels!r}.")
         self.in_type, self.num_levels = FieldType(in_type), num_levels
         self.level_types = _level_types(widths, growth, num_levels)
 
@@ -98,7 +128,9 @@ class GemUNet(nn.Module):
         self.up = nn.ModuleList(block(self.level_types[k] + self.level_types[k - 1], self.level_types[k - 1])
                                 for k in range(1, num_levels))
         self.readout = InvariantReadout(self.level_types[0], mode="norms")
-        self.classifier = nn.Linear(self.readout.out_type.dim, num_classes)
+        self.coarse_readouts = nn.ModuleList(InvariantReadout(t, mode="norms") for t in self.level_types[1:readout_levels])
+        num_invariants = sum(r.out_type.dim for r in [self.readout, *self.coarse_readouts])
+        self.classifier = _classifier(num_invariants, head_hidden, num_classes)
         self.out_type = FieldType.scalars(num_classes)
         self._caches = [OperatorCache() for _ in range(num_levels)]
 
@@ -134,8 +166,11 @@ class GemUNet(nn.Module):
             for block in stage:
                 x = block(x, operator_list[k], gauges[k])
             skips.append(x)
+        invariants = []  # of the coarse levels read out, each at its own level's vertices
         for k in range(self.num_levels - 1, 0, -1):
+            if k <= len(self.coarse_readouts):
+                invariants.append(self.coarse_readouts[k - 1](x))
             x = self.unpools[k - 1](x, data[f"pool{k}_index"], data[f"pool{k}_angle"])
             x = self.up[k - 1](torch.cat([x, skips[k - 1]], -1), operator_list[k - 1], gauges[k - 1])  # direct sum
-        return self.classifier(self.readout(x))
+        return self.classifier(torch.cat([self.readout(x), *_to_finest(data, invariants[::-1])], -1))
 

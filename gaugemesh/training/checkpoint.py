@@ -181,6 +181,8 @@ def _unet_sizes(state: dict[str, torch.Tensor], options: dict[str, Any],
     yield "model.num_levels", options["num_levels"], levels
     blocks = _count(state, "down.0")
     yield "model.blocks_per_level", options["blocks_per_level"], blocks
+    # 0 is a plain linear classifier ("classifier.weight"), more a hidden layer ("classifier.0.weight")
+    yield "model.head_hidden", options["head_hidden"], _dim(state, "classifier.0.weight", 0) or 0
     first = _kernel(state, "down.0.0.conv1")
     yield "model.num_radial", options["num_radial"], min((shape[0] for shape in first.values()), default=None)
     yield "in_type", {n: in_type.multiplicity(n) for n in in_type.orders}, _by_order(first)

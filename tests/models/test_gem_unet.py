@@ -39,6 +39,28 @@ def test_gauge_equivariant_with_a_gauge_per_level(meshes32, meshes64, dtype, non
     assert_hierarchy_gauge_equivariant(on_data(net), data, data.x, net.in_type, net.out_type, phis=phis, seed=3)
 
 
+@pytest.mark.parametrize("train", [True, False])
+def test_a_hypercolumn_head_is_gauge_invariant(meshes32, meshes64, dtype, train):
+    """Invariants of every level read out at the finest vertices, through a hidden layer."""
+    data = with_x((meshes64 if dtype == torch.float64 else meshes32)[1], 4, dtype)
+    net = randomize_parameters(small_unet(head_hidden=7, readout_levels=3).to(dtype), scale=0.5).train(train)
+    assert net.classifier[0].in_features == sum(t.num_fields for t in net.level_types)  # a scalar or a norm each
+    assert_hierarchy_gauge_equivariant(on_data(net), data, data.x, net.in_type, net.out_type, seed=3)
+
+
+def test_a_hypercolumn_reads_each_fine_vertex_its_coarse_vertex(meshes64):
+    """The coarse invariants reach level 0 through both maps: checked against a loop."""
+    from gaugemesh.models.gem_unet import _to_finest
+
+    data = meshes64[1]
+    values = [torch.randn(data.num_level_nodes(k), 3, dtype=torch.float64) for k in (1, 2)]
+    level1, level2 = _to_finest(data, values)
+    for v in range(0, data.num_nodes, 7):
+        coarse = int(data.pool1_index[v])
+        torch.testing.assert_close(level1[v], values[0][coarse])
+        torch.testing.assert_close(level2[v], values[1][int(data.pool2_index[coarse])])
+
+
 def test_the_check_fails_for_a_unet_that_ignores_the_pool_angles(meshes64):
     """Zeroing the maps' angles breaks equivariance across levels, and the check sees it."""
     data = with_x(meshes64[0], 4, torch.float64)
@@ -54,15 +76,17 @@ def test_the_check_fails_for_a_unet_that_ignores_the_pool_angles(meshes64):
         assert_hierarchy_gauge_equivariant(without_angles, data, data.x, net.in_type, net.out_type)
 
 
-def test_permutation_equivariant(meshes64):
+@pytest.mark.parametrize("head", [{}, {"head_hidden": 5, "readout_levels": 3}], ids=["linear", "hypercolumn"])
+def test_permutation_equivariant(meshes64, head):
     data = with_x(meshes64[0], 4, torch.float64)
-    net = randomize_parameters(small_unet().double()).eval()
+    net = randomize_parameters(small_unet(**head).double()).eval()
     assert_hierarchy_permutation_equivariant(on_data(net), data, data.x)
 
 
-def test_batch_of_three_sizes_equals_one_at_a_time(meshes64):
+@pytest.mark.parametrize("head", [{}, {"head_hidden": 5, "readout_levels": 3}], ids=["linear", "hypercolumn"])
+def test_batch_of_three_sizes_equals_one_at_a_time(meshes64, head):
     datas = [with_x(d, 4, torch.float64, seed=i) for i, d in enumerate(meshes64)]
-    net = randomize_parameters(small_unet().double()).eval()
+    net = randomize_parameters(small_unet(**head).double()).eval()
     batched = net(Batch.from_data_list(datas))
     torch.testing.assert_close(batched, torch.cat([net(d) for d in datas]))
 
@@ -98,6 +122,10 @@ def test_refuses_data_without_enough_levels(meshes64):
         net(with_x(meshes64[0], 4, torch.float32))
     with pytest.raises(ValueError, match="width"):
         GemUNet("4x0", 3, width=[2, 2], max_order=2)
+    with pytest.raises(ValueError, match="readout_levels"):
+        GemUNet("4x0", 3, width=2, num_levels=3, readout_levels=4)
+    with pytest.raises(ValueError, match="head_hidden"):
+        GemUNet("4x0", 3, width=2, head_hidden=-1)
 
 
 @pytest.mark.parametrize("nonlinearity", ["norm", "gated", "regular"])

@@ -57,7 +57,7 @@ def unet_checkpoint(tmp_path):
 
 
 @pytest.mark.parametrize("table", [{"num_levels": 5}, {"growth": 1e300}, {"growth": 3.0}, {"width": 9},
-                                   {"blocks_per_level": 4}, {"growth": "big"}],
+                                   {"blocks_per_level": 4}, {"growth": "big"}, {"head_hidden": 10**9}],
                          ids=lambda t: ",".join(f"{k}={v}" for k, v in t.items()))
 def test_a_forged_unet_table_is_refused_before_building(tmp_path, unet_checkpoint, monkeypatch, table):
     original = GemUNet.__init__
@@ -76,11 +76,27 @@ def test_a_forged_unet_table_is_refused_before_building(tmp_path, unet_checkpoin
     assert time.perf_counter() - start < 1.0
 
 
-def test_an_honest_unet_checkpoint_loads(tmp_path, unet_checkpoint):
-    save_checkpoint(tmp_path / "honest.pt", **unet_checkpoint)
+@pytest.mark.parametrize("head", [[], ["model.head_hidden=6", "model.readout_levels=2"]], ids=["linear", "hypercolumn"])
+def test_an_honest_unet_checkpoint_loads(tmp_path, head):
+    config = load_config(None, UNET + TINY + head)
+    network = build_model(config["model"], "2x0 + 1x1", 2)
+    save_checkpoint(tmp_path / "honest.pt", model_state=network.state_dict(), config=config, class_names=["0", "1"],
+                    in_type="2x0 + 1x1")
     model, _ = load_model(tmp_path / "honest.pt")
+    assert model.state_dict().keys() == network.state_dict().keys()
     for name, value in model.state_dict().items():
-        assert torch.equal(value, unet_checkpoint["model_state"][name])
+        assert torch.equal(value, network.state_dict()[name])
+
+
+def test_a_head_without_its_hidden_layer_is_refused(tmp_path):
+    """A linear classifier's weights under a table that asks for a hidden layer (or the
+    reverse) name head_hidden, not a missing weight."""
+    config = load_config(None, UNET + TINY)
+    state = build_model(config["model"], "2x0 + 1x1", 2).state_dict()
+    forged = {**config, "model": {**config["model"], "head_hidden": 6}}
+    save_checkpoint(tmp_path / "forged.pt", model_state=state, config=forged, class_names=["0", "1"], in_type="2x0 + 1x1")
+    with pytest.raises(CheckpointError, match="head_hidden"):
+        load_model(tmp_path / "forged.pt")
 
 
 def test_coarse_levels_by_vertex_count_do_not_follow_the_resolution():
