@@ -7,6 +7,7 @@ from typing import Sequence
 from torch import Tensor, nn
 
 from gaugemesh.models.block import GemResBlock
+from gaugemesh.models.head import invariant_classifier
 from gaugemesh.nn import ConvOperators, OperatorCache, InvariantReadout, check_chain
 from gaugemesh.so2 import FieldType
 
@@ -15,7 +16,8 @@ __all__ = ["GemResNet"]
 
 class GemResNet(nn.Module):
     """Residual blocks of :class:`~gaugemesh.nn.GemConv` on a ``Data``/``Batch``, then an
-    invariant readout (scalars and norms) and a per-vertex linear classifier.
+    invariant readout (scalars and norms) and a per-vertex classifier (linear, or with a hidden
+    layer: :func:`~gaugemesh.models.head.invariant_classifier`).
 
     The sparse geometry operators are built once per mesh/batch and shared by every layer.
     Logits are gauge invariant; with gauge-invariant inputs (scalars) they are also invariant
@@ -31,6 +33,7 @@ class GemResNet(nn.Module):
         nonlinearity: ``"regular"``, ``"norm"`` or ``"gated"``.
         batch_norm: Use :class:`~gaugemesh.nn.BatchNorm` after each convolution.
         num_radial: Radial weights per edge in ``data.edge_weight`` (``[E]`` means 1).
+        head_hidden: Hidden units of the per-vertex classifier; 0: one linear map.
 
     ``forward(data, operators=None)`` takes the :class:`~gaugemesh.nn.ConvOperators` of
     ``data`` when the caller keeps one (a training loop assembling each batch's operators
@@ -56,6 +59,7 @@ class GemResNet(nn.Module):
         nonlinearity: str = "regular",
         batch_norm: bool = True,
         num_radial: int = 1,
+        head_hidden: int = 0,
     ):
         super().__init__()
         widths = [width] * (max_order + 1) if isinstance(width, int) else list(width)
@@ -69,7 +73,7 @@ class GemResNet(nn.Module):
         )
         self.readout = InvariantReadout(types[-1], mode="norms")
         check_chain(*self.blocks, self.readout)
-        self.classifier = nn.Linear(self.readout.out_type.dim, num_classes)
+        self.classifier = invariant_classifier(self.readout.out_type.dim, head_hidden, num_classes)
         self.out_type = FieldType.scalars(num_classes)
         self._cache = OperatorCache()
 

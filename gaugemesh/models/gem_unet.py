@@ -9,6 +9,7 @@ from torch import Tensor, nn
 
 from gaugemesh.hierarchy.data import level_data, num_levels, pool_map
 from gaugemesh.models.block import GemResBlock
+from gaugemesh.models.head import invariant_classifier
 from gaugemesh.nn import ConvOperators, OperatorCache, InvariantReadout, check_chain
 from gaugemesh.nn.pool import ParallelTransportPool, ParallelTransportUnpool
 from gaugemesh.so2 import FieldType
@@ -19,13 +20,6 @@ __all__ = ["GemUNet"]
 def _level_types(widths: Sequence[int], growth: float, levels: int) -> list[FieldType]:
     """Hidden type of every level: the level-0 multiplicities times ``growth ** k``."""
     return [FieldType([(max(1, round(w * growth**k)), n) for n, w in enumerate(widths)]) for k in range(levels)]
-
-
-def _classifier(num_in: int, hidden: int, num_classes: int) -> nn.Module:
-    """Per-vertex logits from invariants: linear, or through ``hidden`` ReLU units."""
-    if hidden == 0:
-        return nn.Linear(num_in, num_classes)
-    return nn.Sequential(nn.Linear(num_in, hidden), nn.ReLU(), nn.Linear(hidden, num_classes))
 
 
 def _to_finest(data, invariants: Sequence[Tensor]) -> list[Tensor]:
@@ -102,8 +96,6 @@ class GemUNet(nn.Module):
         widths = [width] * (max_order + 1) if isinstance(width, int) else list(width)
         if len(widths) != max_order + 1:
             raise ValueError(f"width needs one entry per order 0..{max_order}, got {widths}.")
-        if isinstance(head_hidden, bool) or not isinstance(head_hidden, int) or head_hidden < 0:
-            raise ValueError(f"head_hidden must be an integer >= 0, got {head_hidden!r}.")
         if num_levels < 1 or blocks_per_level < 1:
             raise ValueError(f"GemUNet needs num_levels >= 1 and blocks_per_level >= 1, got {num_levels}, {blocks_per_level}.")
         if isinstance(readout_levels, bool) or not isinstance(readout_levels, int) or not 1 <= readout_levels <= num_levels:
@@ -130,7 +122,7 @@ class GemUNet(nn.Module):
         self.readout = InvariantReadout(self.level_types[0], mode="norms")
         self.coarse_readouts = nn.ModuleList(InvariantReadout(t, mode="norms") for t in self.level_types[1:readout_levels])
         num_invariants = sum(r.out_type.dim for r in [self.readout, *self.coarse_readouts])
-        self.classifier = _classifier(num_invariants, head_hidden, num_classes)
+        self.classifier = invariant_classifier(num_invariants, head_hidden, num_classes)
         self.out_type = FieldType.scalars(num_classes)
         self._caches = [OperatorCache() for _ in range(num_levels)]
 

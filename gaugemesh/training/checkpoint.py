@@ -147,8 +147,10 @@ def _gem_sizes(state: dict[str, torch.Tensor], options: dict[str, Any],
     where each is safe to read once the ones before it agree."""
     blocks = _count(state, "blocks")
     yield "model.num_blocks", options["num_blocks"], blocks
+    yield "model.head_hidden", options["head_hidden"], _head_hidden(state)
     if blocks == 0:
-        yield "the number of input fields", _fields(in_type), _dim(state, "classifier.weight", 1)
+        first_layer = "classifier.0.weight" if _head_hidden(state) else "classifier.weight"
+        yield "the number of input fields", _fields(in_type), _dim(state, first_layer, 1)
         return
     first, last = _kernel(state, "blocks.0.conv1"), _kernel(state, f"blocks.{blocks - 1}.conv2")
     yield "model.num_radial", options["num_radial"], min((shape[0] for shape in first.values()), default=None)
@@ -162,6 +164,12 @@ def _gem_sizes(state: dict[str, torch.Tensor], options: dict[str, Any],
         yield "model.width", {n: w for n, w in enumerate(width) if w != 0}, hidden
     else:
         yield "model.width", width, hidden
+
+
+def _head_hidden(state: dict[str, torch.Tensor]) -> int:
+    """Hidden units of a classifier (:func:`~gaugemesh.models.head.invariant_classifier`): 0
+    for a linear one (``classifier.weight``), else the rows of ``classifier.0.weight``."""
+    return _dim(state, "classifier.0.weight", 0) or 0
 
 
 def _gcn_sizes(state: dict[str, torch.Tensor], options: dict[str, Any],
@@ -181,8 +189,7 @@ def _unet_sizes(state: dict[str, torch.Tensor], options: dict[str, Any],
     yield "model.num_levels", options["num_levels"], levels
     blocks = _count(state, "down.0")
     yield "model.blocks_per_level", options["blocks_per_level"], blocks
-    # 0 is a plain linear classifier ("classifier.weight"), more a hidden layer ("classifier.0.weight")
-    yield "model.head_hidden", options["head_hidden"], _dim(state, "classifier.0.weight", 0) or 0
+    yield "model.head_hidden", options["head_hidden"], _head_hidden(state)
     first = _kernel(state, "down.0.0.conv1")
     yield "model.num_radial", options["num_radial"], min((shape[0] for shape in first.values()), default=None)
     yield "in_type", {n: in_type.multiplicity(n) for n in in_type.orders}, _by_order(first)
@@ -261,7 +268,8 @@ def check_model_state(payload: dict[str, Any], model_class: type, options: dict[
     if _fields(in_type) > limit:
         raise CheckpointError(f"{context}: in_type {_short(payload['in_type'])} has more fields than the {limit} "
                               f"numbers its weights hold; {advice}")
-    classes = _dim(state, "classifier.weight", 0)
+    # the classifier's last layer: linear, or after a hidden layer (models/head.py)
+    classes = _dim(state, "classifier.2.weight" if _head_hidden(state) else "classifier.weight", 0)
     checks = [("the number of classes", len(payload["class_names"]), classes)] if classes is not None else []
     reader = READERS.get(model_class)
     # lazily: each reading is safe to take only once the ones before it agree

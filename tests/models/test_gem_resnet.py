@@ -30,6 +30,15 @@ def test_gauge_equivariant(dtype, nonlinearity, train):
     assert_gauge_equivariant(on_data(net), data, data.x, net.in_type, net.out_type, phi=phi, seed=3)
 
 
+@pytest.mark.parametrize("train", [True, False])
+def test_a_hidden_layer_head_keeps_the_logits_invariant(dtype, train):
+    data = random_mesh_data(1, dtype=dtype)
+    net = randomize_parameters(small_net(head_hidden=6).to(dtype)).train(train)
+    assert isinstance(net.classifier, torch.nn.Sequential) and net.classifier[0].out_features == 6
+    data.x = torch.randn(data.num_nodes, net.in_type.dim, dtype=dtype)
+    assert_gauge_equivariant(on_data(net), data, data.x, net.in_type, net.out_type, seed=3)
+
+
 def rotation(seed):
     q, _ = torch.linalg.qr(torch.randn(3, 3, dtype=torch.float64, generator=torch.Generator().manual_seed(seed)))
     return q * torch.sign(torch.det(q))
@@ -166,14 +175,15 @@ def test_declared_input_type_must_be_the_models_not_just_as_wide(model):
         net(batch)
 
 
-@pytest.mark.parametrize("model", ["regular", "norm", "gated", "gcn"])
+@pytest.mark.parametrize("model", ["regular", "norm", "gated", "gcn", "head"])
 def test_every_model_is_permutation_equivariant(model, dtype):
     """Renumbering vertices and reordering edges reorders the logits, nothing else (eval
     mode: a dropout mask drawn in another vertex order is another mask)."""
     from gaugemesh.models import GCNBaseline
 
     data = random_mesh_data(1, dtype=dtype, seed=2)
-    net = small_net(model) if model != "gcn" else GCNBaseline("2x0 + 1x1", 5, hidden=8, num_layers=2)
+    nets = {"gcn": lambda: GCNBaseline("2x0 + 1x1", 5, hidden=8, num_layers=2), "head": lambda: small_net(head_hidden=6)}
+    net = nets.get(model, lambda: small_net(model))()
     net = randomize_parameters(net.to(dtype), scale=0.5, generator=torch.Generator().manual_seed(0)).eval()
     x = torch.randn(data.num_nodes, 4, dtype=dtype, generator=torch.Generator().manual_seed(1))
     assert_permutation_equivariant(on_data(net), data, x)

@@ -69,6 +69,8 @@ FORGED_TABLES = [
     {**GEM, "max_order": 1.0},
     {"kind": "gcn", "hidden": 10**7, "num_layers": 10**9},
     {"kind": "gcn"},
+    {**GEM, "head_hidden": 10**9},
+    {**GEM, "head_hidden": 4},
 ]
 
 
@@ -95,6 +97,15 @@ def test_an_input_type_or_class_list_that_contradicts_the_weights_is_refused(tmp
     with pytest.raises(CheckpointError, match=r"forged\.pt: .*(in_type|classes|fields)") as info:
         load_model(_forge(tmp_path, honest, **changes))
     assert "\n" not in str(info.value)
+
+
+def test_the_class_count_of_a_hidden_layer_head_is_checked(tmp_path, request):
+    table = {**GEM, "head_hidden": 5}
+    content = write_checkpoint(tmp_path / "head.pt", write_config(tmp_path), class_names=["a", "b", "c"], model=table)
+    content["model_state"] = build_model(table, IN_TYPE, 3).state_dict()  # weights of the head's model
+    request.getfixturevalue("never_built")  # from here on, building is a failure
+    with pytest.raises(CheckpointError, match=r"the number of classes is 5 but the stored weights have 3"):
+        load_model(_forge(tmp_path, content, class_names=list("abcde")))
 
 
 def test_the_class_count_message_names_both_counts(tmp_path, honest, never_built):
@@ -146,6 +157,8 @@ def test_refusal_takes_neither_time_nor_memory(tmp_path, honest):
     {"width": [3, 0, 1], "max_order": 2, "num_blocks": 1, "dropout": 0.1},
     {"num_blocks": 0},
     {"kind": "gcn", "hidden": 8, "num_layers": 2},
+    {**GEM, "head_hidden": 5},
+    {"num_blocks": 0, "head_hidden": 4},
 ], ids=str)
 def test_consistent_checkpoints_still_load_with_their_weights(tmp_path, table):
     config = write_config(tmp_path)
