@@ -37,7 +37,7 @@ def config(tmp_path):
     ("train.device=gpu", "train.device must be auto, cpu, cuda or cuda:N, got 'gpu'"),
     ("train.label_smoothing=1", "train.label_smoothing must be a number in [0, 1)"),
     ("train.epoch=3", "unknown key train.epoch; valid keys of [train]: batch_size, device, epochs"),
-    ("model.depth=3", "unknown key model.depth; valid keys of [model]: batch_norm, dropout, kind"),
+    ("model.depth=3", "unknown key model.depth; valid keys of [model]: batch_norm, dropout, head_hidden, kind"),
     ("model.kind=mlp", "unknown model.kind 'mlp'; use one of gcn, gem"),
     ("data.val_fraction=2", "data.val_fraction must be a number in [0, 1), got 2"),
 ])
