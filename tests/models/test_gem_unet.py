@@ -155,3 +155,20 @@ def test_autocast_close_to_float32(meshes32, nonlinearity, reduced):
     assert torch.isfinite(logits).all() and torch.isfinite(grads).all()
     assert relative(logits, reference) < CLOSE[reduced]
     assert relative(grads, reference_grads) < GRAD_CLOSE[reduced]
+
+
+@pytest.mark.parametrize("reduced", [torch.bfloat16, torch.float16], ids=["bf16", "fp16"])
+def test_a_hypercolumn_head_runs_under_autocast(meshes32, reduced):
+    """The levels' invariants are concatenated in the autocast dtype and the logits stay
+    within test_precision's tolerance of float32."""
+    from tests.models.test_precision import CLOSE, relative
+
+    data = with_x(meshes32[1], 4, torch.float32)
+    net = randomize_parameters(small_unet(dropout=0.0, head_hidden=7, readout_levels=3), scale=0.3,
+                               generator=torch.Generator().manual_seed(3)).eval()
+    with torch.no_grad():
+        reference = net(data)
+        with torch.autocast("cpu", dtype=reduced):
+            logits = net(data)
+    assert torch.isfinite(logits).all()
+    assert relative(logits.float(), reference) < CLOSE[reduced]
