@@ -9,7 +9,7 @@ from torch import Tensor, nn
 
 from gaugemesh.hierarchy.data import level_data, num_levels, pool_map
 from gaugemesh.models.block import GemResBlock
-from gaugemesh.models.head import invariant_classifier
+from gaugemesh.models.head import classify_hypercolumn, invariant_classifier
 from gaugemesh.nn import ConvOperators, OperatorCache, InvariantReadout, check_chain
 from gaugemesh.nn.pool import ParallelTransportPool, ParallelTransportUnpool
 from gaugemesh.so2 import FieldType
@@ -22,14 +22,14 @@ def _level_types(widths: Sequence[int], growth: float, levels: int) -> list[Fiel
     return [FieldType([(max(1, round(w * growth**k)), n) for n, w in enumerate(widths)]) for k in range(levels)]
 
 
-def _to_finest(data, invariants: Sequence[Tensor]) -> list[Tensor]:
-    """Per-vertex values of levels ``1, 2, ...`` (in that order) at level 0's vertices: each
-    fine vertex takes its coarse vertex's (through every level between)."""
+def _finest_indices(data, count: int) -> list[Tensor]:
+    """For levels ``1 .. count``, the vertex of that level of every level-0 vertex: each fine
+    vertex's coarse vertex, through every level between."""
     out, index = [], None
-    for k, values in enumerate(invariants, start=1):
+    for k in range(1, count + 1):
         step = data[f"pool{k}_index"]
         index = step if index is None else step[index]
-        out.append(values[index])
+        out.append(index)
     return out
 
 
@@ -164,5 +164,6 @@ class GemUNet(nn.Module):
                 invariants.append(self.coarse_readouts[k - 1](x))
             x = self.unpools[k - 1](x, data[f"pool{k}_index"], data[f"pool{k}_angle"])
             x = self.up[k - 1](torch.cat([x, skips[k - 1]], -1), operator_list[k - 1], gauges[k - 1])  # direct sum
-        return self.classifier(torch.cat([self.readout(x), *_to_finest(data, invariants[::-1])], -1))
+        coarse = invariants[::-1]
+        return classify_hypercolumn(self.classifier, self.readout(x), coarse, _finest_indices(data, len(coarse)))
 
