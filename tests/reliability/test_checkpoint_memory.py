@@ -11,7 +11,6 @@ from __future__ import annotations
 import functools
 import math
 import resource
-import time
 
 import pytest
 import torch
@@ -77,10 +76,8 @@ FORGED_TABLES = [
 @pytest.mark.parametrize("table", FORGED_TABLES, ids=lambda t: ",".join(f"{k}={str(v)[:12]}" for k, v in t.items()))
 def test_a_model_table_that_contradicts_the_weights_is_refused_before_building(tmp_path, honest, never_built, table):
     path = _forge(tmp_path, honest, config={**honest["config"], "model": table})
-    start = time.perf_counter()
     with pytest.raises(CheckpointError, match=r"^.*forged\.pt.*the checkpoint was edited or is corrupt") as info:
-        load_model(path)
-    assert time.perf_counter() - start < 1.0
+        load_model(path)  # never_built proves nothing was built
     assert "\n" not in str(info.value)
 
 
@@ -140,14 +137,13 @@ def test_predict_refuses_a_forged_checkpoint_in_one_line(tmp_path, honest, never
     one_line_error(capsys, "model.width")
 
 
-def test_refusal_takes_neither_time_nor_memory(tmp_path, honest):
-    """Without the spy: a width that built 350 MB in 0.8 s before the fix (30000 built 24 GB)."""
+def test_refusal_takes_no_memory(tmp_path, honest):
+    """Without the spy: a width that built 350 MB in 0.8 s before the fix (30000 built 24 GB).
+    Memory, not time, is what shows it: 0.8 s passed the 1 s bound this test had, which could only fail on a loaded machine."""
     path = _forge(tmp_path, honest, config={**honest["config"], "model": {**GEM, "width": 600}})
     peak_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
-    start = time.perf_counter()
     with pytest.raises(CheckpointError):
         load_model(path)
-    assert time.perf_counter() - start < 1.0
     assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - peak_before < 100 * 1024
 
 

@@ -1,7 +1,6 @@
 """Multi-scale training: model.kind = "gem_unet" with the hierarchy computed in preprocessing."""
 
 import functools
-import time
 
 import pytest
 import torch
@@ -70,10 +69,8 @@ def test_a_forged_unet_table_is_refused_before_building(tmp_path, unet_checkpoin
     config = unet_checkpoint["config"]
     path = tmp_path / "forged.pt"
     save_checkpoint(path, **{**unet_checkpoint, "config": {**config, "model": {**config["model"], **table}}})
-    start = time.perf_counter()
     with pytest.raises(CheckpointError, match=r"forged\.pt: .*the checkpoint was edited or is corrupt"):
-        load_model(path)
-    assert time.perf_counter() - start < 1.0
+        load_model(path)  # the spy above proves nothing was built
 
 
 @pytest.mark.parametrize("head", [[], ["model.head_hidden=6", "model.readout_levels=2"]], ids=["linear", "hypercolumn"])
