@@ -50,10 +50,18 @@ def classify_hypercolumn(classifier: nn.Module, finest: Tensor, coarse: Sequence
     Shapes:
         - finest: ``[V, C_0]``; coarse[k]: ``[V_k, C_k]``; indices[k]: ``[V]``
         - output: ``[V, num_classes]``
+
+    Raises:
+        ValueError: The levels' widths do not add up to the classifier's input width, or the
+            levels and the indices differ in number.
     """
     layers = list(classifier) if isinstance(classifier, nn.Sequential) else [classifier]
     first = layers[0]
-    blocks = first.weight.split([finest.shape[-1], *(c.shape[-1] for c in coarse)], dim=1)
+    widths = [finest.shape[-1], *(c.shape[-1] for c in coarse)]
+    if sum(widths) != first.in_features or len(coarse) != len(indices):
+        raise ValueError(f"classify_hypercolumn: levels of widths {widths} and {len(indices)} index maps "
+                         f"for a classifier that reads {first.in_features} invariants.")
+    blocks = first.weight.split(widths, dim=1)
     out = F.linear(finest, blocks[0], first.bias)
     for values, block, index in zip(coarse, blocks[1:], indices):
         out = out + F.linear(values, block)[index]

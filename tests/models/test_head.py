@@ -38,3 +38,11 @@ def test_without_coarse_levels_it_is_the_classifier():
     x = torch.randn(9, 4, dtype=torch.float64, generator=torch.Generator().manual_seed(3))
     classifier = invariant_classifier(4, 5, 2).double()
     torch.testing.assert_close(classify_hypercolumn(classifier, x, [], []), classifier(x))
+
+
+def test_widths_that_do_not_add_up_are_refused():
+    classifier = invariant_classifier(5, 4, 3)
+    with pytest.raises(ValueError, match=r"widths \[2, 2\]"):
+        classify_hypercolumn(classifier, torch.zeros(6, 2), [torch.zeros(3, 2)], [torch.zeros(6, dtype=torch.long)])
+    with pytest.raises(ValueError, match="2 index maps"):
+        classify_hypercolumn(classifier, torch.zeros(6, 2), [torch.zeros(3, 3)], [torch.zeros(6, dtype=torch.long)] * 2)
