@@ -158,8 +158,8 @@ def test_autocast_close_to_float32(meshes32, nonlinearity, reduced):
 
 @pytest.mark.parametrize("reduced", [torch.bfloat16, torch.float16], ids=["bf16", "fp16"])
 def test_a_hypercolumn_head_runs_under_autocast(meshes32, reduced):
-    """The levels' invariants are concatenated in the autocast dtype and the logits stay
-    within test_precision's tolerance of float32."""
+    """Each level's share of the first layer, multiplied and gathered in the autocast dtype,
+    keeps the logits within test_precision's tolerance of float32."""
     from tests.models.test_precision import CLOSE, relative
 
     data = with_x(meshes32[1], 4, torch.float32)

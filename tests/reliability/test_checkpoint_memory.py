@@ -139,7 +139,8 @@ def test_predict_refuses_a_forged_checkpoint_in_one_line(tmp_path, honest, never
 
 def test_refusal_takes_no_memory(tmp_path, honest):
     """Without the spy: a width that built 350 MB in 0.8 s before the fix (30000 built 24 GB).
-    Memory, not time, is what shows it: 0.8 s passed the 1 s bound this test had, which could only fail on a loaded machine."""
+    Memory, not time, is what shows it: 0.8 s passed the 1 s bound this test had, a bound that
+    could only fail on a loaded machine."""
     path = _forge(tmp_path, honest, config={**honest["config"], "model": {**GEM, "width": 600}})
     peak_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
     with pytest.raises(CheckpointError):
