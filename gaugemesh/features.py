@@ -1,16 +1,16 @@
 """The catalogue of input features, each with its declared :class:`~gaugemesh.FieldType`.
 
-A feature is named (``"xyz"``, ``"hks"``, ``"curvature"``, ``"hks_grad"``) and declares its
-field type; :func:`compute_features` concatenates the requested ones and gives their type as
-a string. Scalar (order 0) features come first, in the order asked for, then order-1
-features, so the type reads ``"<n>x0 + <m>x1"``.
+A feature is named (``"xyz"``, ``"hks"``, ``"curvature"``, ``"diffused_curvature"``,
+``"hks_grad"``) and declares its field type; :func:`compute_features` concatenates the
+requested ones and gives their type as a string. Scalar (order 0) features come first, in the
+order asked for, then order-1 features, so the type reads ``"<n>x0 + <m>x1"``.
 
 Each feature also declares its O(2) type (:class:`~gaugemesh.o2.O2FieldType`), for the frames
 of ``structure_group="O2"`` (``docs/o2.md``), in the same layout: positions, the HKS and the
 Gaussian curvature are invariant (``0``: reflecting a tangent frame moves no point and changes
 no intrinsic quantity), the mean curvature is a pseudo-scalar (``0-``: signed by the normal,
-which a reflected frame turns over), the HKS gradient is an order-1 vector (``1``) in the
-possibly reflected frames. ``"hks, curvature, hks_grad"`` reads ``"16x0 + 1x0- + 1x0 + 4x1"``.
+which a reflected frame turns over; diffused too, as heat flow is linear and intrinsic), the
+HKS gradient is an order-1 vector (``1``) in the possibly reflected frames. ``"hks, curvature, hks_grad"`` reads ``"16x0 + 1x0- + 1x0 + 4x1"``.
 
 Everything here is float64 numpy (:mod:`gaugemesh.geometry.descriptors`), without torch, so
 that the command line can list the features without importing it;
@@ -27,7 +27,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 from gaugemesh.geometry.components import component_spectra
-from gaugemesh.geometry.descriptors import HKS_TIMES, curvature_features, hks
+from gaugemesh.geometry.descriptors import HKS_TIMES, curvature_features, diffused_curvature_features, hks
 from gaugemesh.geometry.gradients import hks_gradient
 from gaugemesh.geometry.laplacian import lumped_mass
 
@@ -123,6 +123,12 @@ def _curvature(ctx: _Context) -> np.ndarray:
     return curvature_features(ctx.pos, ctx.faces, normals)
 
 
+def _diffused_curvature(ctx: _Context) -> np.ndarray:
+    o = ctx.options
+    normals = ctx.frame[:, 2] if ctx.structure_group == "O2" else None  # as in _curvature
+    return diffused_curvature_features(ctx.pos, ctx.faces, o.t_range[0], o.eigs, normals, spectra=ctx.spectra)
+
+
 FEATURES: dict[str, Feature] = {
     f.name: f
     for f in (
@@ -135,6 +141,9 @@ FEATURES: dict[str, Feature] = {
         Feature("curvature", 0, lambda o: 2, _curvature,
                 "arcsinh of scale-free mean and Gaussian curvature",
                 lambda o: [(1, "0-"), (1, "0")]),  # mean (signed by the normal), Gaussian (intrinsic)
+        Feature("diffused_curvature", 0, lambda o: 2, _diffused_curvature,
+                "curvature diffused by heat for the smallest HKS time: stable across meshings",
+                lambda o: [(1, "0-"), (1, "0")]),
         Feature("hks_grad", 1, lambda o: o.grad_count, _hks_grad,
                 "gradient of the HKS at grad_count times, a tangent vector in the vertex frame",
                 lambda o: [(o.grad_count, "1")]),

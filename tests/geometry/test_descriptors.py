@@ -5,7 +5,8 @@ import pytest
 
 from gaugemesh.geometry import frame_field, rotate_frames
 from gaugemesh.geometry.components import component_spectra, mesh_components
-from gaugemesh.geometry.descriptors import curvature_features, gaussian_curvature, hks, mean_curvature
+from gaugemesh.geometry.descriptors import (curvature_features, diffused_curvature_features, gaussian_curvature, hks,
+                                            mean_curvature)
 from gaugemesh.geometry.gradients import face_gradients, hks_gradient, vertex_gradients
 from gaugemesh.geometry.laplacian import laplace_spectrum, lumped_mass
 from tests.conftest import grid, icosphere
@@ -111,6 +112,48 @@ def test_curvature_features_are_scale_and_rotation_invariant():
     assert np.all(curvature_features(pos, faces) > 0)  # a sphere bends away from its outward normal
 
 
+def test_diffused_curvature_keeps_the_total_gaussian_curvature():
+    pos, faces = _bumpy_sphere()
+    mass = lumped_mass(pos, faces)
+    area = mass.sum()
+    diffused = np.sinh(diffused_curvature_features(pos, faces, k=48))  # scale-free H sqrt(A), K A / (4 pi)
+    # The heat flow keeps the constant mode: Gauss-Bonnet, 2 pi chi = 4 pi, survives it.
+    np.testing.assert_allclose(mass @ diffused[:, 1] * 4 * np.pi / area, 4 * np.pi, rtol=1e-9)
+    pointwise = np.sinh(curvature_features(pos, faces))
+    np.testing.assert_allclose(mass @ diffused[:, 0], mass @ pointwise[:, 0], rtol=1e-9)
+    assert diffused.std(axis=0).min() > 1e-2  # smoothed, not flattened to a constant
+
+
+def test_diffused_curvature_is_scale_and_rotation_invariant_and_tends_to_the_pointwise_one():
+    pos, faces = _bumpy_sphere()
+    reference = diffused_curvature_features(pos, faces, k=48)
+    moved = 0.1 * pos @ _rotation(5).T + [1.0, 2.0, -3.0]
+    np.testing.assert_allclose(diffused_curvature_features(moved, faces, k=48), reference, atol=1e-9)
+    # With every eigenpair and a vanishing time, the heat flow is the identity.
+    exact = diffused_curvature_features(pos, faces, time=1e-12, k=len(pos))
+    np.testing.assert_allclose(exact, curvature_features(pos, faces), atol=1e-6)
+
+
+def test_diffused_curvature_shrugs_off_noise_that_pointwise_curvature_does_not():
+    pos, faces = _bumpy_sphere(4)
+    normals = pos / np.linalg.norm(pos, axis=1, keepdims=True)
+    noisy = pos + 0.004 * np.random.default_rng(7).standard_normal(len(pos))[:, None] * normals
+
+    def change(features):
+        clean, rough = features(pos, faces), features(noisy, faces)
+        return np.abs(rough - clean).mean(axis=0) / clean.std(axis=0)
+    pointwise, diffused = change(curvature_features), change(lambda p, f: diffused_curvature_features(p, f, k=128))
+    # Measured: the pointwise curvatures move by 2.5 of their standard deviations, the diffused
+    # ones by 0.01.
+    assert np.all(pointwise > 1.0) and np.all(diffused < 0.05), (pointwise, diffused)
+
+
+def test_bad_diffusion_times_are_explained():
+    pos, faces = icosphere(1)
+    with pytest.raises(ValueError, match="diffusion time"):
+        diffused_curvature_features(pos, faces, time=0.0)
+
+
 def test_bad_time_ranges_are_explained():
     pos, faces = icosphere(1)
     with pytest.raises(ValueError, match="t_min"):
@@ -144,7 +187,8 @@ def _join(*meshes, offsets=None):
 def _all_features(pos, faces, frame):
     spectra = component_spectra(pos, faces, k=48)  # shared by the HKS and its gradient, as in the registry
     return (hks(pos, faces, count=5, k=48, spectra=spectra),
-            hks_gradient(pos, faces, frame, count=3, k=48, spectra=spectra), curvature_features(pos, faces))
+            hks_gradient(pos, faces, frame, count=3, k=48, spectra=spectra), curvature_features(pos, faces),
+            diffused_curvature_features(pos, faces, k=48, spectra=spectra))
 
 
 @pytest.fixture(scope="module")
@@ -172,10 +216,11 @@ def test_too_small_or_degenerate_pieces_get_featureless_values(body):
     pieces = [m for n, m in _tiny_pieces() if n != "tetrahedron"]
     all_pos, all_faces = _join((pos, faces), *pieces, offsets=[0.0, 10.0, 20.0, 30.0])
     frame = np.tile(np.eye(3), (len(all_pos), 1, 1))
-    signature, gradient, curvature = _all_features(all_pos, all_faces, frame)
-    # HKS 1 (the area-weighted mean of every HKS, its t -> oo limit), gradient and curvature 0.
+    signature, gradient, curvature, diffused = _all_features(all_pos, all_faces, frame)
+    # HKS 1 (the area-weighted mean of every HKS, its t -> oo limit), gradient and curvatures 0.
     assert np.all(signature[len(pos):] == 1.0)
     assert np.all(gradient[len(pos):] == 0.0) and np.all(curvature[len(pos):] == 0.0)
+    assert np.all(diffused[len(pos):] == 0.0)
 
 
 def test_each_of_two_components_equals_that_mesh_on_its_own():
