@@ -16,8 +16,10 @@ about ``--vertices`` vertices (default 4x the original's count) by five unrelate
 The checkpoint predicts on every meshing. All are compared on the same surface points
 (``--points`` per body, uniform by area on the original mesh): a point takes the prediction of
 the face of each meshing nearest to it. Reported per meshing: the accuracy at the points
-(the truth: the original face's label, so area-weighted face accuracy), and for every pair of
-meshings the share of points where their predictions agree.
+(the truth: the original face's label, so area-weighted face accuracy), its area over the
+original's, how many bodies it meshed with another topology (the grid meshers join limbs that
+nearly touch), its agreement with the original on the bodies whose topology it kept, and for
+every pair of meshings the share of points where their predictions agree.
 
     python -m experiments.human_seg.remeshing --checkpoint experiments/human_seg/gem_unet.pt \\
         --data ../shared/datasets/human_seg [--limit 10] [--json out.json]
@@ -39,6 +41,7 @@ from scipy.spatial import cKDTree
 from experiments.human_seg.resolution_transfer import (face_labels, report, study_arguments, subdivide,
                                                       validation_bodies, write_off)
 from gaugemesh.geometry.measures import face_areas
+from gaugemesh.geometry.topology import undirected_edges, vertex_components
 from gaugemesh.io import read_mesh_arrays
 
 Remesher = Callable[[np.ndarray, np.ndarray, int, np.random.Generator], tuple[np.ndarray, np.ndarray]]
@@ -127,6 +130,18 @@ REMESHERS: dict[str, Remesher] = {"subdivided": remesh_subdivided, "isotropic": 
                                   "signed_distance": remesh_signed_distance}
 
 
+def topology(pos: np.ndarray, faces: np.ndarray, min_share: float = 0.01) -> tuple[int, ...]:
+    """The Euler characteristics of the mesh's components that hold at least ``min_share`` of
+    its vertices, in ascending order (the floating specks of a grid mesher are left out):
+    ``(2,)`` for a body meshed as one sphere; a join of two limbs adds a handle (``(0,)``)."""
+    count, label = vertex_components(faces, len(pos))
+    edges = undirected_edges(faces)
+    chi = (np.bincount(label, minlength=count) - np.bincount(label[edges[:, 0]], minlength=count)
+           + np.bincount(label[faces[:, 0]], minlength=count))
+    big = np.bincount(label, minlength=count) >= min_share * len(pos)
+    return tuple(sorted(chi[big].tolist()))
+
+
 def surface_points(pos: np.ndarray, faces: np.ndarray, count: int, rng: np.random.Generator):
     """``count`` points uniform by area on the mesh, and the face each lies on."""
     area = face_areas(pos, faces)
@@ -156,6 +171,8 @@ def main(argv=None) -> int:
     hits = dict.fromkeys(meshings, 0)
     agree = {pair: 0 for pair in itertools.combinations(meshings, 2)}
     sizes = {name: [] for name in meshings}
+    areas = {name: [] for name in meshings}
+    kept = {name: [0, 0, 0] for name in REMESHERS}  # bodies with the original's topology, their agreeing points, points
     total, start, rng = 0, time.perf_counter(), np.random.default_rng(0)
     with tempfile.TemporaryDirectory() as tmp:
         for name in names:
@@ -164,18 +181,28 @@ def main(argv=None) -> int:
             points, on_face = surface_points(pos, faces, args.points, rng)
             pred = {"original": predictor.predict(files[name]).face_labels[on_face]}
             sizes["original"].append(len(pos))
+            area, shape = face_areas(pos, faces).sum(), topology(pos, faces)
+            same_shape = {}
             for remesher, remesh in REMESHERS.items():
                 new_pos, new_faces = remesh(pos, faces, int(args.factor * len(pos)), rng)
                 path = Path(tmp) / f"{name}_{remesher}.off"
                 write_off(path, new_pos, new_faces)
                 result = predictor.predict(path)
                 sizes[remesher].append(result.mesh.num_vertices)
-                kept = result.face_labels >= 0  # faces repair dropped (degenerate slivers) carry no label
-                pred[remesher] = result.face_labels[kept][nearest_face(points, new_pos, new_faces[kept], rng)]
+                areas[remesher].append(face_areas(new_pos, new_faces).sum() / area)
+                # as the network saw it: repaired (a decimation's doubled faces removed)
+                same_shape[remesher] = topology(result.mesh.pos, result.mesh.faces) == shape
+                labelled = result.face_labels >= 0  # faces repair dropped (degenerate slivers) carry no label
+                pred[remesher] = result.face_labels[labelled][nearest_face(points, new_pos, new_faces[labelled], rng)]
             for meshing in meshings:
                 hits[meshing] += int((pred[meshing] == truth[on_face]).sum())
             for a, b in agree:
                 agree[(a, b)] += int((pred[a] == pred[b]).sum())
+            for remesher, same in same_shape.items():
+                if same:
+                    kept[remesher][0] += 1
+                    kept[remesher][1] += int((pred[remesher] == pred["original"]).sum())
+                    kept[remesher][2] += len(points)
             total += len(points)
             print(f"{name}: " + ", ".join(f"{m} {np.mean(pred[m] == truth[on_face]):.3f}" for m in meshings), flush=True)
     result = {"checkpoint": str(args.checkpoint), "input_vertices": predictor.options.input_vertices,
@@ -183,6 +210,10 @@ def main(argv=None) -> int:
               "seconds": round(time.perf_counter() - start),
               "mean_vertices": {m: round(float(np.mean(v))) for m, v in sizes.items()},
               "accuracy": {m: hits[m] / total for m in meshings},
+              "area_ratio": {m: round(float(np.mean(v)), 3) for m, v in areas.items() if v},
+              "topology_kept": {m: k[0] for m, k in kept.items()},
+              "agreement_with_original_where_topology_kept": {m: k[1] / k[2] if k[2] else None
+                                                              for m, k in kept.items()},
               "agreement": {f"{a} / {b}": n / total for (a, b), n in agree.items()}}
     report(result, args.json)
     return 0

@@ -1,10 +1,11 @@
 """The remeshing study's pieces: points uniform by area, the nearest face of another meshing,
-and remeshers that return a valid mesh of about the asked size on the same surface."""
+the topology of a meshing, and remeshers that return a valid mesh of about the asked size on
+the same surface."""
 
 import numpy as np
 import pytest
 
-from experiments.human_seg.remeshing import REMESHERS, nearest_face, surface_points
+from experiments.human_seg.remeshing import REMESHERS, nearest_face, surface_points, topology
 from gaugemesh.geometry.measures import face_areas
 from gaugemesh.mesh import validate_mesh
 from tests.conftest import icosphere
@@ -30,6 +31,25 @@ def test_nearest_face_finds_the_face_a_point_lies_on():
     spacing = np.sqrt(face_areas(pos, faces).mean())
     assert np.mean(found == face) > 0.8
     assert np.all(np.linalg.norm(centroid[found] - centroid[face], axis=1) < 1.5 * spacing)
+
+
+def test_topology_counts_handles_and_pieces_but_not_specks():
+    pos, faces = icosphere(3)
+    assert topology(pos, faces) == (2,)
+    two = np.concatenate([pos, pos + 5.0]), np.concatenate([faces, faces + len(pos)])
+    assert topology(*two) == (2, 2)
+    # A speck of 4 vertices (a tetrahedron) beside 2 x 642 is under 1% of the vertices.
+    speck = 0.01 * np.array([[1.0, 1, 1], [1, -1, -1], [-1, 1, -1], [-1, -1, 1]]) + 9.0
+    with_speck = np.concatenate([two[0], speck]), np.concatenate([two[1], [[0, 1, 2], [0, 3, 1], [0, 2, 3], [1, 3, 2]] +
+                                                                    np.int64(len(two[0]))])
+    assert topology(*with_speck) == (2, 2) and topology(*with_speck, min_share=0.0) == (2, 2, 2)
+    # A torus of 8 x 6 quads, each cut in two: one handle, Euler characteristic 0.
+    i, j = np.meshgrid(np.arange(8), np.arange(6), indexing="ij")
+    u, v = 2 * np.pi * i.ravel() / 8, 2 * np.pi * j.ravel() / 6
+    torus = np.stack([(2 + np.cos(v)) * np.cos(u), (2 + np.cos(v)) * np.sin(u), np.sin(v)], axis=1)
+    a, b = (i * 6 + j).ravel(), (((i + 1) % 8) * 6 + j).ravel()
+    c, d = (((i + 1) % 8) * 6 + (j + 1) % 6).ravel(), (i * 6 + (j + 1) % 6).ravel()
+    assert topology(torus, np.concatenate([np.stack([a, b, c], 1), np.stack([a, c, d], 1)])) == (0,)
 
 
 @pytest.mark.parametrize("name", sorted(REMESHERS))
