@@ -47,6 +47,10 @@ class DataOptions:
         val_group_pattern: Regex whose first group names a mesh's group (subject, sequence);
             groups stay on one side of the split. Empty: the layout's guess.
         strict: Stop at the first unusable mesh instead of skipping it.
+        extra_train: Folders of more training meshes (each read as ``format = "auto"``,
+            repaired as the dataset's meshes are, cached in ``cache``) that join the training
+            split and never the validation split: remeshed copies of the training meshes,
+            say. Their classes must be the dataset's.
     """
 
     format: str = "generic"
@@ -58,6 +62,7 @@ class DataOptions:
     workers: int = 2
     val_group_pattern: str = ""
     strict: bool = False
+    extra_train: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import os
 from pathlib import Path
 from typing import Any
@@ -95,7 +96,9 @@ def train(config: dict[str, Any], resume: bool = False, progress: bool = True, u
         check_resume_data(checkpoint, out_dir, x_type, class_names)
     meta = dict(config=config, class_names=class_names, in_type=x_type, out_type=str(model.out_type),
                 val_names=[full.names[i] for i in val_idx])
-    trainer = Trainer(model, [full[int(i)] for i in train_idx], [full[int(i)] for i in val_idx], settings, out_dir,
+    train_set = [full[int(i)] for i in train_idx] + extra_training_samples(config, x_type, class_names,
+                                                                             full.layout.default_repair, progress)
+    trainer = Trainer(model, common_keys(train_set), [full[int(i)] for i in val_idx], settings, out_dir,
                       meta, augment=make_augment(config, x_type), progress=progress)
     # The trainer holds copies of the samples; the dataset's in-memory originals would double
     # their memory for the whole run (4 GB more on RNA's 547 meshes).
@@ -108,10 +111,60 @@ def train(config: dict[str, Any], resume: bool = False, progress: bool = True, u
     return out_dir
 
 
+def extra_training_samples(config: dict[str, Any], x_type: str, class_names: list[str], repair: bool,
+                           progress: bool = True) -> list:
+    """The meshes of every ``data.extra_train`` folder (read as ``format = "auto"``, in the
+    dataset's cache), for the training split only.
+
+    They are repaired as the dataset's meshes are: ``data.repair`` where set, else ``repair``,
+    the dataset layout's default (a MeshCNN dataset's copies are repaired like its meshes,
+    whatever the copies' own layout would do).
+
+    Raises:
+        JobError: a folder without usable meshes, or with other classes or input features
+            than the dataset's.
+    """
+    samples = []
+    for folder in config["data"].get("extra_train", []):
+        given = config["data"].get("repair")
+        table = {**config["data"], "format": "auto", "repair": repair if given is None else given}
+        extra = open_dataset({**config, "data": table}, "train",
+                             root=folder, cache_dir=config["data"].get("cache") or None, progress=progress)
+        if len(extra) == 0:
+            raise JobError(f"data.extra_train: no usable meshes in {folder} (skipped: {extra.skipped[:5]})")
+        if _class_names(extra) != class_names:
+            raise JobError(f"data.extra_train: {folder} has the classes {_class_names(extra)}, the dataset "
+                           f"{class_names}; write the dataset's class names to its classes.txt")
+        if extra[0].x_type != x_type:
+            raise JobError(f"data.extra_train: {folder} gives inputs {extra[0].x_type}, the dataset {x_type}")
+        samples += [extra[i] for i in range(len(extra))]
+    return samples
+
+
+def common_keys(samples: list) -> list:
+    """The samples with only the attributes all of them have, so that meshes of two layouts
+    (the evaluation-only edge labels of one, the face labels of another) batch together;
+    unchanged where they agree."""
+    keys = set.intersection(*(set(d.keys()) for d in samples)) if samples else set()
+    if all(set(d.keys()) == keys for d in samples):
+        return samples
+    return [_only(d, keys) for d in samples]
+
+
+def _only(data, keys: set[str]):
+    out = copy.copy(data)  # shares the tensors; only the attribute table is new
+    for key in set(out.keys()) - keys:
+        del out[key]
+    return out
+
+
 def check_data_table(data: dict[str, Any]) -> None:
     """The ``[data]`` values the job itself reads, checked before any mesh is processed."""
     fraction = data.get("val_fraction", 0.1)
     if isinstance(fraction, bool) or not isinstance(fraction, (int, float)) or not 0 <= fraction < 1:
         raise ConfigError(f"data.val_fraction must be a number in [0, 1), got {fraction!r}; e.g. data.val_fraction=0.1")
+    for folder in data.get("extra_train", []):
+        if not Path(folder).is_dir():
+            raise ConfigError(f"data.extra_train: {folder} is not a folder")
 
 
