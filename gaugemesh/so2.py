@@ -202,6 +202,11 @@ class FieldType:
             ranges[n] = (positions[0], positions[-1] + 1) if contiguous else None
         return ranges
 
+    @cached_property
+    def _unsorting(self) -> list[int]:
+        """The permutation that takes the sorted layout back to this one (see :meth:`sorted`)."""
+        return torch.argsort(self.sorted()[1]).tolist()
+
     @property
     def is_sorted(self) -> bool:
         """True when each order is one block and the blocks are in increasing order."""
@@ -243,8 +248,8 @@ class FieldType:
     def part(self, x: torch.Tensor, order: int) -> torch.Tensor:
         """The components of the fields of ``order``, ``[..., mult * irrep_dim]`` (a view when contiguous)."""
         span = self._order_ranges.get(order)
-        if span is None:
-            return x[..., self.indices(order, x.device)]
+        if span is None:  # index_select: its backward is an index_add, ~4x faster than x[..., idx]'s
+            return x.index_select(-1, self.indices(order, x.device))
         return x[..., span[0] : span[1]]
 
     def split(self, x: torch.Tensor) -> dict[int, torch.Tensor]:
@@ -257,13 +262,10 @@ class FieldType:
 
     def join(self, parts: dict[int, torch.Tensor]) -> torch.Tensor:
         """Inverse of :meth:`part`: a feature ``[..., dim]`` from ``{order: [..., mult * irrep_dim]}``."""
+        joined = torch.cat([parts[n] for n in self.orders], -1)  # the sorted layout
         if self.is_sorted:
-            return torch.cat([parts[n] for n in self.orders], -1)
-        ref = parts[self.orders[0]]
-        out = ref.new_zeros(*ref.shape[:-1], self.dim)
-        for n in self.orders:
-            out[..., self.indices(n, ref.device)] = parts[n]
-        return out
+            return joined
+        return joined.index_select(-1, torch.tensor(self._unsorting, device=joined.device))
 
     # -- action -----------------------------------------------------------------------------
 
@@ -300,7 +302,8 @@ class FieldType:
         n = torch.tensor(order, dtype=x.dtype, device=x.device)
         sgn = torch.tensor(sign, dtype=x.dtype, device=x.device)
         na = angle[..., None] * n
-        return torch.cos(na) * x + sgn * torch.sin(na) * x[..., partner]
+        partners = x.index_select(-1, torch.tensor(partner, device=x.device))
+        return torch.cos(na) * x + sgn * torch.sin(na) * partners
 
     def squared_norms(self, x: torch.Tensor) -> torch.Tensor:
         """The gauge-invariant squared norm of every field, ``[..., num_fields]``."""

@@ -85,6 +85,22 @@ def test_split_join_roundtrip():
         assert torch.equal(t.join(t.split(x)), x)
 
 
+def test_parts_of_an_unsorted_type_are_its_components_by_order():
+    # orders per component: 1 1 0 1 1 2 2; part and join are index_selects, checked here
+    # against the components written out, values and gradients
+    t = FieldType("1x1 + 1x0 + 1x1 + 1x2")
+    where = {0: [2], 1: [0, 1, 3, 4], 2: [5, 6]}
+    x = torch.randn(4, t.dim, dtype=torch.float64, generator=torch.Generator().manual_seed(1), requires_grad=True)
+    parts = {n: t.part(x, n) for n in t.orders}
+    for n, columns in where.items():
+        assert torch.equal(parts[n], x[:, columns])
+    weights = torch.randn(4, t.dim, dtype=torch.float64, generator=torch.Generator().manual_seed(2))
+    (t.join({n: 2 * p for n, p in parts.items()}) * weights).sum().backward()
+    torch.testing.assert_close(x.grad, 2 * weights)
+    joined = t.join({n: torch.full((1, len(c)), float(n)) for n, c in where.items()})
+    assert joined.tolist() == [[1.0, 1.0, 0.0, 1.0, 1.0, 2.0, 2.0]]
+
+
 def test_sorted_type_and_its_permutation():
     t = FieldType("2x1 + 1x0 + 1x2 + 1x1")
     ordered, perm = t.sorted()

@@ -64,7 +64,9 @@ def classify_hypercolumn(classifier: nn.Module, finest: Tensor, coarse: Sequence
     blocks = first.weight.split(widths, dim=1)
     out = F.linear(finest, blocks[0], first.bias)
     for values, block, index in zip(coarse, blocks[1:], indices):
-        out = out + F.linear(values, block)[index]
+        # index_select rather than [index]: on CPU its backward (an index_add) is ~4x faster
+        # than advanced indexing's (an accumulating index_put)
+        out = out + F.linear(values, block).index_select(0, index)
     for layer in layers[1:]:
         out = layer(out)
     return out

@@ -109,10 +109,10 @@ class GemConv(nn.Module):
         stacked = operators.edge_operators(self.neighbour.terms.operators, dtype, x.device)
         x = x.to(dtype)
         if self._in_order.numel():
-            x = x[:, self._in_order]
+            x = x.index_select(1, self._in_order)  # not x[:, order]: see classify_hypercolumn
         bias = self.self_interaction.bias
         out = _apply(x, self.weight().to(dtype), None if bias is None else bias.to(dtype), self.plan, stacked)
-        out = out[:, self._out_unorder] if self._out_unorder.numel() else out
+        out = out.index_select(1, self._out_unorder) if self._out_unorder.numel() else out
         return out.to(out_dtype)
 
     def _plan_terms(self) -> None:

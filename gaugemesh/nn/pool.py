@@ -96,7 +96,7 @@ class ParallelTransportUnpool(nn.Module):
         _check_map(y, index, angle, type(self).__name__)
         # the angle in float32 at least: in bfloat16 it would be off by up to 1e-2 rad
         dtype = working_dtype(y)
-        return self.in_type.transform(y[index].to(dtype), -angle.to(dtype)).to(result_dtype(y))
+        return self.in_type.transform(y.index_select(0, index).to(dtype), -angle.to(dtype)).to(result_dtype(y))
 
     def extra_repr(self) -> str:
         return str(self.in_type)
