@@ -320,6 +320,7 @@ class ConvOperators:
         """
         return self.edge_operators([OperatorTerms.frequency_major(order, groups, self.num_radial)], dtype, device)[order]
 
+    @torch.compiler.disable
     def edge_operators(self, stacked: Iterable[OperatorTerms], dtype: torch.dtype, device) -> dict[int, EdgeOperator]:
         """The operator of each input order with the terms ``stacked`` lists (a layer's
         :attr:`ConvTerms.operators <gaugemesh.nn.conv_terms.ConvTerms.operators>`), row ``q``

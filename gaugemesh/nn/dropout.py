@@ -40,7 +40,9 @@ class FieldDropout(nn.Module):
         if not self.training or self.p == 0:
             return x
         shape = (*x.shape[:-1], self.in_type.num_fields)
-        keep = torch.rand(shape, generator=self.generator, device=x.device) >= self.p
+        # generator=None spelled out breaks torch.compile's dynamic shapes (torch 2.13): pass it only when set.
+        drawn = {} if self.generator is None else {"generator": self.generator}
+        keep = torch.rand(shape, device=x.device, **drawn) >= self.p
         return x * (keep.to(x.dtype) / (1 - self.p))[..., self._field]
 
     def extra_repr(self) -> str:

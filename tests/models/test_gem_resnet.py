@@ -96,16 +96,24 @@ def test_trains_in_a_pyg_pipeline():
 
 
 def test_torch_compile():
-    """torch.compile works (dynamo with graph breaks at the sparse products). The inductor
-    backend also works but compiles for ~30 s on 2 CPU cores, so the test uses aot_eager,
-    which traces forward and backward through AOTAutograd."""
-    data = random_mesh_data(1, dtype=torch.float32)
-    data.x = torch.randn(data.num_nodes, 4)
-    net = small_net("regular", dropout=0.0).eval()
-    compiled = torch.compile(net, backend="aot_eager")
-    torch.testing.assert_close(compiled(data), net(data))
-    compiled(data).sum().backward()
+    """torch.compile works on what a training step runs: dynamic shapes (meshes of other sizes
+    reuse the graph), field dropout in training mode, and a batch's operators assembled from
+    its meshes' kept ones (eagerly: assembly and sparse products are graph breaks). The
+    inductor backend also works but compiles for ~30 s on 2 CPU cores, so the test uses
+    aot_eager, which traces forward and backward through AOTAutograd."""
+    torch.manual_seed(0)
+    meshes = [random_mesh_data(seed, dtype=torch.float32) for seed in (1, 2)]
+    for data in meshes:
+        data.x = torch.randn(data.num_nodes, 4)
+    batch = Batch.from_data_list(meshes)
+    kept = [gaugemesh.nn.ConvOperators.from_data(data) for data in meshes]
+    operators = gaugemesh.nn.ConvOperators.from_data(batch, parts=kept)
+    net = small_net("regular", dropout=0.3).train()
+    compiled = torch.compile(net, backend="aot_eager", dynamic=True)
+    compiled(batch, operators=operators).sum().backward()
     assert all(p.grad is not None for p in net.parameters())
+    net.eval()
+    torch.testing.assert_close(compiled(meshes[0], operators=kept[0]), net(meshes[0]))
 
 
 def test_checks_input():
