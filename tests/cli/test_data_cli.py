@@ -88,11 +88,12 @@ def test_a_killed_run_leaves_only_valid_entries_and_resumes(tmp_path, capsys):
     # leaves most of them to do.
     root = make_generic(tmp_path / "data", num=12, subdivisions=3)
     cache = tmp_path / "c"
-    def command(workers: int) -> list[str]:
-        return [sys.executable, "-m", "gaugemesh.cli", "preprocess", str(root), "--out", str(cache),
-                "--workers", str(workers), "--no-progress", "--features", "hks", "hks_grad", "--eigs", "16"]
+    def arguments(workers: int) -> list[str]:
+        return ["preprocess", str(root), "--out", str(cache), "--workers", str(workers), "--no-progress",
+                "--features", "hks", "hks_grad", "--eigs", "16"]
 
-    proc = subprocess.Popen(command(1), start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen([sys.executable, "-m", "gaugemesh.cli", *arguments(1)], start_new_session=True,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = time.time() + 60
         while not list(cache.rglob("m*.pt")) and time.time() < deadline:
@@ -106,7 +107,7 @@ def test_a_killed_run_leaves_only_valid_entries_and_resumes(tmp_path, capsys):
         load_entry(entry)  # complete and valid, never half written
     # in this process, without a pool: what is cached is what counts, and a new process or a
     # pool would spend seconds importing torch
-    code, out = main(command(0)[3:]), capsys.readouterr()
+    code, out = main(arguments(0)), capsys.readouterr()
     assert code == 0 and "12 meshes ready" in out.out and "corrupt" not in out.out
     assert f"{len(entries)} cached" in out.out
 

@@ -96,8 +96,8 @@ def test_trains_in_a_pyg_pipeline():
 
 
 def test_torch_compile():
-    """torch.compile works on what a training step runs: dynamic shapes (meshes of other sizes
-    reuse the graph), field dropout in training mode, and a batch's operators assembled from
+    """torch.compile works on what a training step runs: dynamic shapes (vertex counts traced
+    as symbols, so that meshes of other sizes can reuse the graph), field dropout in training mode, and a batch's operators assembled from
     its meshes' kept ones (eagerly: assembly and sparse products are graph breaks). The
     inductor backend also works but compiles for ~30 s on 2 CPU cores, so the test uses
     aot_eager, which traces forward and backward through AOTAutograd."""
