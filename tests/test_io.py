@@ -1,7 +1,5 @@
 """load_mesh on the shared test meshes (ground truth: mesh_properties.tsv) and the RNA set."""
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 

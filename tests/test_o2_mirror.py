@@ -7,7 +7,6 @@ sign, and an SO(2) network's outputs do neither. See docs/o2.md.
 """
 
 import numpy as np
-import pytest
 import torch
 from torch import nn
 

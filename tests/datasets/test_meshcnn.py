@@ -2,7 +2,6 @@
 
 import numpy as np
 import pytest
-import torch
 
 from gaugemesh.datasets import MeshCNNLayout, meshcnn_edges, open_layout, process_item
 from gaugemesh.datasets.layouts.meshcnn import face_majority

@@ -4,7 +4,6 @@ import pytest
 import torch
 
 from gaugemesh.nn import Linear
-from gaugemesh.so2 import FieldType
 from gaugemesh.testing import assert_gauge_equivariant, on_features, randomize_parameters
 
 

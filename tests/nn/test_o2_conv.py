@@ -12,8 +12,7 @@ import gaugemesh
 from gaugemesh.nn import GemConv
 from gaugemesh.nn.o2_conv import O2ConvOperators, O2GemConv
 from gaugemesh.nn.o2_kernel import kernel_with
-from gaugemesh.o2 import O2FieldType, o2_inverse
-from gaugemesh.o2_gauge import random_o2_gauge
+from gaugemesh.o2 import o2_inverse
 from gaugemesh.o2_testing import assert_o2_gauge_equivariant, o2_gauge_equivariance_error, on_o2_graph
 from gaugemesh.testing import assert_permutation_equivariant, randomize_parameters
 from tests.conftest import icosphere

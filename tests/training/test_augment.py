@@ -4,7 +4,6 @@ import math
 
 import torch
 
-from gaugemesh.features import FeatureOptions
 from gaugemesh.testing import random_mesh_data
 from gaugemesh.training.augment import make_augment
 
