@@ -7,8 +7,12 @@ Each step's batch is a new combination of meshes, but each mesh's connection nev
 are built the first time the mesh is seen, and assembles each batch's operators from its
 meshes' (a concatenation) instead of building them from the angles every step.
 
-Operators cost memory: about 25 MB per 10k vertices for a max-order-2 network. Meshes that
-do not fit the budget are dropped, least recently used first, and rebuilt when next seen.
+Operators cost memory: about 25 MB per 10k vertices for a max-order-2 network. The meshes
+first seen are kept while they fit the budget; a mesh seen once it is spent is built for its
+batch and dropped after it. Not least-recently-used eviction: an epoch visits every mesh once,
+in a new order, and LRU then drops most meshes just before they come round again (with room
+for a share ``f`` of the meshes, about ``f**2 / 2`` of the visits find their operators against
+``f`` kept first-come).
 """
 
 from __future__ import annotations
@@ -56,6 +60,7 @@ class MeshOperatorCache:
         self._kept: OrderedDict[int, list[ConvOperators]] = OrderedDict()  # least recently used first
         self._bytes: dict[int, int] = {}
         self._last: list[int] = []  # the meshes of the last batch, whose operators may be new
+        self._fresh: list[int] = []  # those of them built for it, not kept yet
         self.built = 0  # meshes whose operators was made (again), for tests and logs
 
     @staticmethod
@@ -74,24 +79,33 @@ class MeshOperatorCache:
         first use where they were not kept; what the previous batch built is accounted for,
         and meshes beyond the budget dropped."""
         self._settle()
-        self._last = list(dict.fromkeys(int(i) for i in ids))
+        self._last, self._fresh = list(dict.fromkeys(int(i) for i in ids)), []
         kept = [self._get(int(i)) for i in ids]
         per_level = [ConvOperators.from_data(level_data(batch, k), parts=[mesh[k] for mesh in kept])
                      for k in range(self.levels)]
         return per_level[0] if self.levels == 1 else per_level
 
     def _settle(self) -> None:
-        """Count what the last batch's meshes built, then drop the least recently used
-        meshes (never those of the last batch) until the rest fit the budget."""
+        """Count what the last batch's meshes built; keep its new meshes while they fit the
+        budget, drop the others. Should kept meshes outgrow it (operators of another dtype,
+        say), drop the least recently used of them (never those of the last batch)."""
         for i in self._last:
             self._bytes[i] = sum(operators.nbytes() for operators in self._kept[i])
-        total = sum(self._bytes.values())
+        total = sum(size for i, size in self._bytes.items() if i not in self._fresh)
+        for i in self._fresh:
+            if total + self._bytes[i] <= self.budget:
+                total += self._bytes[i]
+            else:
+                self._drop(i)
         for i in list(self._kept):
             if total <= self.budget:
                 break
             if i not in self._last:
-                total -= self._bytes.pop(i)
-                del self._kept[i]
+                total -= self._bytes[i]
+                self._drop(i)
+
+    def _drop(self, i: int) -> None:
+        del self._bytes[i], self._kept[i]
 
     def _get(self, i: int) -> list[ConvOperators]:
         if i in self._kept:
@@ -99,6 +113,7 @@ class MeshOperatorCache:
             return self._kept[i]
         self._kept[i] = [self._build(level_data(self.meshes[i], k)) for k in range(self.levels)]
         self._bytes[i] = 0
+        self._fresh.append(i)
         self.built += 1
         return self._kept[i]
 

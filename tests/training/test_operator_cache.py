@@ -74,3 +74,24 @@ def test_a_multiscale_model_gets_every_level_s_operators_kept(tmp_path):
     torch.testing.assert_close(model(batch, operators=operators), model(batch), rtol=0, atol=1e-12)
     cache.batch(Batch.from_data_list([meshes[0], meshes[1]]), [0, 1])
     assert cache.built == 3  # mesh 0's three levels were kept
+
+
+def test_a_full_budget_keeps_the_first_meshes_through_shuffled_epochs():
+    """Epochs visit every mesh once in a new order: the meshes kept first stay kept, so each
+    later epoch rebuilds only the others (least-recently-used eviction would drop most meshes
+    just before they come round again)."""
+    meshes = MeshOperatorCache.tag(_dataset(5))
+    model = GemResNet("4x0", 3, width=3, max_order=1, num_blocks=1).eval()
+    one = MeshOperatorCache(meshes, "cpu")
+    model(meshes[0], operators=one.batch(Batch.from_data_list(meshes[:1]), [0]))
+    one._settle()
+    cache = MeshOperatorCache(meshes, "cpu", budget=int(2.5 * one.nbytes))  # room for two meshes
+    gen = torch.Generator().manual_seed(0)
+    built = []
+    for _ in range(4):
+        before = cache.built
+        for i in torch.randperm(5, generator=gen).tolist():
+            model(meshes[i], operators=cache.batch(Batch.from_data_list([meshes[i]]), [i]))
+        built.append(cache.built - before)
+    assert built == [5, 3, 3, 3]
+    assert len(cache._kept) <= 3 and cache.nbytes <= cache.budget + one.nbytes  # the last mesh is counted next batch
