@@ -42,8 +42,8 @@ once, not once per step.
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass, replace
-from typing import Iterable, NamedTuple, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Iterable, Sequence
 
 import torch
 from torch import Tensor
@@ -352,19 +352,11 @@ class ConvOperators:
         order, terms = stacked.order, stacked.count
         values = self._values(stacked, dtype, device)  # [Q, E, re/im]
         values_in, values_out = values[:, layout.by_target], values[:, layout.by_source]
-        if order == 0:  # rows (i, re/im) -> (i, q, re/im); columns (i, re/im) likewise
-            forward = layout.rows_in.repeat_rows(terms, 2)
-        else:  # rows i -> (i, q); columns i -> (i, q)
-            forward = layout.pairs_in.repeat_rows(terms, 1)
-        forward = self._shared(forward, ("rows", order == 0, terms, device))
+        forward = self._shared(layout.forward(order == 0, terms), ("rows", order == 0, terms, device))
         matrix = forward.csr(forward.arrange(values_in.flatten()))
         transposes, start = [], 0
         for count in stacked.group_sizes:
-            if order == 0:
-                backward = layout.pairs_out.repeat_cols(count, 2)
-            else:
-                backward = layout.rows_out.repeat_cols(count, 1)
-            backward = self._shared(backward, ("cols", order == 0, count, device))
+            backward = self._shared(layout.backward(order == 0, count), ("cols", order == 0, count, device))
             transposes.append(backward.csr(backward.arrange(values_out[start : start + count].flatten())))
             start += count
         return EdgeOperator(matrix, tuple(transposes), stacked)
@@ -394,8 +386,17 @@ def _check_indices(edge_index: Tensor, num_nodes: int) -> None:
                          f"vertices (x has that many rows): indices must lie in [0, {num_nodes}).")
 
 
-class _Layout(NamedTuple):
-    """The edge orders of a graph and its single-term index patterns (see :func:`_patterns`)."""
+@dataclass
+class _Layout:
+    """The edge orders of a graph, its single-term index patterns (see :func:`_patterns`) and
+    the many-term patterns made from them so far.
+
+    One build asks for the same many-term pattern several times: input orders 1 and 2 stack as
+    many terms, and the groups of one operator often have as many terms as one another (orders
+    0-2: 3 groups of 1 term, 2 x (1, 2, 2)). Each is made once per layout, which took about a
+    third off building an RNA mesh's operators; the layout, and with it the patterns' value
+    positions, is dropped once the operators are built.
+    """
 
     by_target: Tensor
     by_source: Tensor
@@ -403,6 +404,7 @@ class _Layout(NamedTuple):
     rows_in: _Pattern
     pairs_out: _Pattern
     rows_out: _Pattern
+    made: dict[tuple, _Pattern] = field(default_factory=dict)
 
     @classmethod
     def of(cls, edge_index: Tensor, num_nodes: int) -> _Layout:
@@ -410,6 +412,21 @@ class _Layout(NamedTuple):
         by_target, pairs_in, rows_in = _patterns(target, source, num_nodes)
         by_source, pairs_out, rows_out = _patterns(source, target, num_nodes)
         return cls(by_target, by_source, pairs_in, rows_in, pairs_out, rows_out)
+
+    def forward(self, scalar: bool, terms: int) -> _Pattern:
+        """The pattern of a stacked operator of ``terms`` terms: order 0 (``scalar``) rows
+        ``(i, re/im) -> (i, q, re/im)``, columns likewise; other orders rows ``i -> (i, q)``."""
+        key = ("forward", scalar, terms)
+        if key not in self.made:
+            self.made[key] = self.rows_in.repeat_rows(terms, 2) if scalar else self.pairs_in.repeat_rows(terms, 1)
+        return self.made[key]
+
+    def backward(self, scalar: bool, terms: int) -> _Pattern:
+        """The pattern of the transpose of a group of ``terms`` terms (columns repeated)."""
+        key = ("backward", scalar, terms)
+        if key not in self.made:
+            self.made[key] = self.pairs_out.repeat_cols(terms, 2) if scalar else self.rows_out.repeat_cols(terms, 1)
+        return self.made[key]
 
 
 class OperatorCache:
