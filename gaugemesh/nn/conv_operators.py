@@ -416,14 +416,14 @@ class _Layout:
     def forward(self, scalar: bool, terms: int) -> _Pattern:
         """The pattern of a stacked operator of ``terms`` terms: order 0 (``scalar``) rows
         ``(i, re/im) -> (i, q, re/im)``, columns likewise; other orders rows ``i -> (i, q)``."""
-        key = ("forward", scalar, terms)
+        key = ("rows", scalar, terms)
         if key not in self.made:
             self.made[key] = self.rows_in.repeat_rows(terms, 2) if scalar else self.pairs_in.repeat_rows(terms, 1)
         return self.made[key]
 
     def backward(self, scalar: bool, terms: int) -> _Pattern:
         """The pattern of the transpose of a group of ``terms`` terms (columns repeated)."""
-        key = ("backward", scalar, terms)
+        key = ("cols", scalar, terms)
         if key not in self.made:
             self.made[key] = self.pairs_out.repeat_cols(terms, 2) if scalar else self.rows_out.repeat_cols(terms, 1)
         return self.made[key]
