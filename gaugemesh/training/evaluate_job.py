@@ -23,13 +23,13 @@ from scipy.spatial.transform import Rotation
 
 from gaugemesh.mesh import Mesh
 from gaugemesh.training.loop import predict_scores, resolve_device
-from gaugemesh.training.metrics import ELEMENTS, SegmentationCounts
+from gaugemesh.training.metrics import ELEMENTS, SegmentationCounts, accuracy
 from gaugemesh.training.plots import plot_confusion
 from gaugemesh.training.precision import Precision
 from gaugemesh.training.recipe import load_model, open_dataset, process_options
 from gaugemesh.training.run_folder import JobError
 
-__all__ = ["evaluate_checkpoint", "headline", "report_path", "write_report"]
+__all__ = ["evaluate_checkpoint", "headline", "report_path", "worst_meshes", "write_report"]
 
 
 class _RotatedLayout:
@@ -91,7 +91,8 @@ def evaluate_checkpoint(checkpoint, data_root, split: str = "test", device: str 
     the mesh files once, the benchmark's count), and under each element kind the per-class
     accuracy and IoU by class name and the confusion matrix (rows: true class); with
     ``meshes``, ``skipped``, ``split``, ``checkpoint``, ``data``, ``rotate_seed`` and
-    ``input_vertices``.
+    ``input_vertices``; and ``per_mesh``: for every mesh its ``name``, ``labelled`` elements
+    and accuracies (``vertex_acc``, ``file_vertex_acc``, ...), in the split's order.
 
     Raises:
         JobError: the dataset's classes are not the checkpoint's (another count declared,
@@ -114,12 +115,29 @@ def evaluate_checkpoint(checkpoint, data_root, split: str = "test", device: str 
     _check_labels(state, samples, data_root, split)
     run_on = resolve_device(device)
     numerics = Precision.resolve(precision, run_on)
-    counts = SegmentationCounts(len(state["class_names"]))
+    counts, per_mesh = SegmentationCounts(len(state["class_names"])), []
     for sample in samples:  # summed mesh by mesh: the split's numbers, not a mean of the meshes'
-        counts.add(sample, predict_scores(model, sample, run_on, numerics))
+        mesh = SegmentationCounts(counts.num_classes).add(sample, predict_scores(model, sample, run_on, numerics))
+        counts.merge(mesh)
+        per_mesh.append(_mesh_numbers(sample, mesh))
     return {"checkpoint": str(checkpoint), "data": str(data_root), "split": split, "rotate_seed": rotate_seed,
             "input_vertices": int(state["config"]["features"].get("input_vertices", 0)), "meshes": len(samples),
-            "skipped": [list(s) for s in skipped], **counts.report(state["class_names"])}
+            "skipped": [list(s) for s in skipped], **counts.report(state["class_names"]), "per_mesh": per_mesh}
+
+
+def _mesh_numbers(sample, counts: SegmentationCounts) -> dict[str, Any]:
+    """One mesh's line of the report: its name, how many elements of the dataset's kind it
+    labels, and its accuracies (no mean IoUs: over one mesh's few classes they say little)."""
+    accuracies = {_ACCURACY[kind]: accuracy(confusion) for kind, confusion in counts.confusion.items()
+                  if counts.labelled(kind)}  # a mesh whose labels are all ignored has none
+    return {"name": getattr(sample, "name", None), "labelled": counts.labelled(counts.labels_on), **accuracies}
+
+
+def worst_meshes(report: dict[str, Any], count: int = 3) -> list[dict[str, Any]]:
+    """The ``count`` meshes of ``report`` least accurate on the kind the dataset labels."""
+    key = _ACCURACY[report["labels_on"]]
+    scored = [mesh for mesh in report.get("per_mesh", []) if key in mesh]
+    return sorted(scored, key=lambda mesh: mesh[key])[:count]
 
 
 def report_path(checkpoint, split: str, rotate_seed: int | None = None, path=None) -> Path:
@@ -132,6 +150,7 @@ def report_path(checkpoint, split: str, rotate_seed: int | None = None, path=Non
 
 
 _LABELLED = {"vertex": "vertices", "file_vertex": "the mesh files' vertices", "edge": "edges", "face": "faces"}
+_ACCURACY = {"vertex": "vertex_acc", "file_vertex": "file_vertex_acc", "edge": "edge_acc_hard", "face": "face_acc"}
 
 
 def headline(report: dict[str, Any]) -> str:
@@ -140,7 +159,12 @@ def headline(report: dict[str, Any]) -> str:
     lines = [f"split {report['split']!r}: {report['meshes']} meshes, {len(report['skipped'])} skipped; "
              f"labels on {_LABELLED[report['labels_on']]}"]
     width = max(map(len, keys), default=0)  # right-aligned on the longest key (file_vertex_miou)
-    return "\n".join(lines + [f"{key:>{width}}: {report[key]:.4f}" for key in keys])
+    lines += [f"{key:>{width}}: {report[key]:.4f}" for key in keys]
+    if report["meshes"] > 1:  # one mesh that fails outright hides in the pooled number
+        key = _ACCURACY[report["labels_on"]]
+        worst = ", ".join(f"{mesh['name']} {mesh[key]:.4f}" for mesh in worst_meshes(report))
+        lines.append(f"worst meshes ({key}): {worst}")
+    return "\n".join(lines)
 
 
 def _dumps(value: Any, indent: str = "") -> str:

@@ -267,6 +267,16 @@ class SegmentationCounts:
                 self.soft_total += int(valid.sum())
         return self
 
+    def merge(self, other: SegmentationCounts) -> SegmentationCounts:
+        """Add the counts of ``other`` (of as many classes) to these; returns ``self``."""
+        if other.num_classes != self.num_classes:
+            raise ValueError(f"cannot merge counts of {other.num_classes} classes into {self.num_classes}")
+        for kind, confusion in other.confusion.items():
+            self.confusion[kind] = self.confusion.get(kind, 0) + confusion
+        self.soft_hits += other.soft_hits
+        self.soft_total += other.soft_total
+        return self
+
     def _predict(self, scores: torch.Tensor, index: torch.Tensor | None) -> torch.Tensor:
         if index is not None:
             return _pool(scores, index, self.num_classes)

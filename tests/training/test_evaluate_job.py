@@ -71,6 +71,15 @@ def test_eval_prints_the_headline_and_writes_the_report_in_the_run_folder(checkp
         assert report[key] == pytest.approx(expected[key])
         assert f"{key}: {report[key]:.4f}" in out  # the headline
     assert report["labels_on"] == "edge" and all(sum(column) > 0 for column in zip(*report["vertex"]["confusion"]))
+    # Per mesh: the pooled numbers are the meshes' weighted by their labelled edges.
+    per_mesh = report["per_mesh"]
+    assert sorted(mesh["name"] for mesh in per_mesh) == sorted(MeshDataset(root, "train", layout="meshcnn",
+                                                                           cache_dir=tmp_path / "cache").names)
+    assert sum(mesh["labelled"] for mesh in per_mesh) == report["edge"]["labelled"]
+    pooled = sum(mesh["edge_acc_hard"] * mesh["labelled"] for mesh in per_mesh) / report["edge"]["labelled"]
+    assert pooled == pytest.approx(report["edge_acc_hard"])
+    worst = min(per_mesh, key=lambda mesh: mesh["edge_acc_hard"])
+    assert f"worst meshes (edge_acc_hard): {worst['name']} {worst['edge_acc_hard']:.4f}" in out
     picture = matplotlib.image.imread(tmp_path / "run" / "train_metrics_confusion.png")
     assert picture.shape[1] > 2 * picture.shape[0]  # one panel per kind: vertices, edges, faces
     assert str(written) in out
@@ -111,7 +120,8 @@ def test_vertex_labels_are_scored_on_every_vertex_of_the_files(tmp_path, capsys,
     assert main(["eval", "--checkpoint", str(path), "--data", str(root), "--split", "train", "--no-progress"]) == 0
     out = capsys.readouterr().out
     assert "file_vertex_acc" in out
-    numbers = [line for line in out.splitlines() if line.endswith(tuple("0123456789")) and ": " in line]
+    numbers = [line for line in out.splitlines() if line.endswith(tuple("0123456789")) and ": " in line
+               and not line.startswith("worst meshes")]
     assert len({line.index(":") for line in numbers}) == 1  # the headline's numbers in one column
     report = json.loads((tmp_path / "run" / "train_metrics.json").read_text())
     assert report["labels_on"] == "file_vertex"

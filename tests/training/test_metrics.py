@@ -222,6 +222,13 @@ def test_split_counts_match_a_slow_reference(seed):
     by_batch = SegmentationCounts(C).add(batch, torch.cat([logits for _, logits in meshes]))
     assert all(torch.equal(by_batch.confusion[k], by_mesh.confusion[k]) for k in ("vertex", "edge", "face"))
     assert (by_batch.soft_hits, by_batch.soft_total) == (by_mesh.soft_hits, by_mesh.soft_total)
+    # Each mesh counted on its own and merged (gaugemesh eval's per-mesh numbers) too.
+    merged = SegmentationCounts(C)
+    for data, logits in meshes:
+        merged.merge(SegmentationCounts(C).add(data, logits))
+    _assert_matches(merged.report(), reference, soft)
+    with pytest.raises(ValueError, match="cannot merge counts of 2 classes"):
+        merged.merge(SegmentationCounts(2))
 
 
 def test_report_names_classes_and_is_plain_json():
