@@ -70,10 +70,11 @@ def _user_errors() -> tuple[type[BaseException], ...]:
     from gaugemesh.mesh import MeshError
     from gaugemesh.training.checkpoint import CheckpointError
     from gaugemesh.training.config import ConfigError
-    from gaugemesh.training.run_folder import JobError
+    from gaugemesh.training.loop import TrainingDiverged
     from gaugemesh.training.metrics_log import MetricsLogError
+    from gaugemesh.training.run_folder import JobError
 
-    return (MeshError, CheckpointError, ConfigError, JobError, MetricsLogError, FileNotFoundError)
+    return (MeshError, CheckpointError, ConfigError, JobError, MetricsLogError, TrainingDiverged, FileNotFoundError)
 
 
 def _write_errors() -> tuple[type[BaseException], ...]:

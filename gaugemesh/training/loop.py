@@ -15,6 +15,7 @@ read once per epoch; an fp16 gradient scaler is the exception, checking for over
 from __future__ import annotations
 
 import inspect
+import logging
 import math
 import time
 from dataclasses import MISSING, asdict, dataclass, field, fields
@@ -36,7 +37,13 @@ from gaugemesh.training.metrics_log import MetricsLog
 from gaugemesh.training.plots import plot_training_curves
 from gaugemesh.training.precision import PRECISIONS, Precision
 
-__all__ = ["TrainSettings", "Trainer", "resolve_device", "evaluate", "predict_scores"]
+__all__ = ["TrainSettings", "Trainer", "TrainingDiverged", "resolve_device", "evaluate", "predict_scores"]
+
+log = logging.getLogger(__name__)
+
+
+class TrainingDiverged(RuntimeError):
+    """The training loss stopped being finite; the message says which epoch and what to do."""
 
 
 @dataclass
@@ -377,6 +384,7 @@ class Trainer:
         while self.epoch < stop:
             start = time.perf_counter()
             row = self._train_epoch()
+            self._check_loss(row["train_loss"])
             self.epoch += 1
             if self.rank == 0:
                 val = evaluate(self.model, self.val_set, self.device, precision=self.precision,
@@ -389,6 +397,27 @@ class Trainer:
         if self.rank == 0:
             plot_training_curves(self.log.read(), self.out_dir / "curves.png")
         return self.log.read()
+
+    def _check_loss(self, loss: float) -> None:
+        """Stop on a training loss that is not finite (the weights are lost; the checkpoints
+        still hold the epoch before), and warn when it more than doubles from the last epoch
+        (a run diverging: a learning rate set for a narrower model, say)."""
+        epoch, lr = self.epoch + 1, self.settings.lr
+        finite = torch.tensor(float(math.isfinite(loss)))
+        if self.world > 1:  # every rank stops, or none: a rank left waiting would hang
+            finite = finite.to(self.device)
+            dist.all_reduce(finite, op=dist.ReduceOp.MIN)
+        if not finite.item():
+            kept = (f"{self.out_dir / 'last.pt'} still holds epoch {self.epoch}" if self.epoch else
+                    "no epoch had finished; check the inputs for NaN or infinite values")
+            raise TrainingDiverged(f"epoch {epoch}: the training loss is {loss} (not finite), so the weights are "
+                                   f"lost; {kept}. Train again with a lower train.lr than {lr:g}")
+        rows = self.log.read() if self.rank == 0 else []
+        previous = rows[-1].get("train_loss") if rows else None
+        if previous is not None and loss > 2 * previous:
+            message = (f"epoch {epoch}: the training loss rose from {previous:.4f} to {loss:.4f}; the run "
+                       f"is likely diverging (a lower train.lr than {lr:g} may help)")
+            log.warning(message)
 
     def _record(self, row: dict[str, Any], val: dict[str, float]) -> None:
         self.log.append(row)

@@ -11,7 +11,7 @@ from torch_geometric.data import Data
 
 from gaugemesh import mesh_to_data, validate_mesh
 from gaugemesh.training.checkpoint import CheckpointError
-from gaugemesh.training.loop import Trainer, TrainSettings, evaluate
+from gaugemesh.training.loop import Trainer, TrainingDiverged, TrainSettings, evaluate
 from gaugemesh.training.metrics import IGNORE_INDEX
 from tests.conftest import icosphere
 
@@ -115,6 +115,36 @@ def test_corrupt_checkpoint_gives_a_clear_error(tmp_path):
     (tmp_path / "last.pt").write_bytes(b"not a checkpoint")
     with pytest.raises(CheckpointError, match="corrupt"):
         _trainer(tmp_path).resume()
+
+
+def test_a_loss_that_is_not_finite_stops_the_run_and_keeps_the_last_good_epoch(tmp_path):
+    trainer = _trainer(tmp_path, epochs=3)
+    trainer.fit(until=1)
+    trainer.train_set[0].x[0, 0] = float("nan")  # bad data reaches the loss in epoch 2
+    with pytest.raises(TrainingDiverged, match=r"epoch 2: the training loss is nan .*last.pt still holds epoch 1"):
+        trainer.fit()
+    saved = torch.load(tmp_path / "last.pt", weights_only=True)
+    assert saved["epoch"] == 1 and all(torch.isfinite(v).all() for v in saved["model_state"].values())
+    assert [json.loads(line)["epoch"] for line in (tmp_path / "metrics.jsonl").read_text().splitlines()] == [1]
+
+
+def test_nan_in_the_first_epoch_points_at_the_inputs(tmp_path):
+    trainer = _trainer(tmp_path, epochs=2)
+    trainer.train_set[2].x[5] = float("inf")
+    with pytest.raises(TrainingDiverged, match="no epoch had finished; check the inputs"):
+        trainer.fit()
+    assert not (tmp_path / "last.pt").exists()
+
+
+def test_a_loss_that_more_than_doubles_is_warned_about(tmp_path, caplog, monkeypatch):
+    trainer = _trainer(tmp_path, epochs=3)
+    losses = iter([1.0, 1.9, 4.0])
+    monkeypatch.setattr(trainer, "_train_epoch", lambda: {"train_loss": next(losses), "lr": 0.03})
+    with caplog.at_level("WARNING", logger="gaugemesh.training.loop"):
+        trainer.fit()
+    warnings = [r.getMessage() for r in caplog.records if "diverging" in r.getMessage()]
+    assert warnings == ["epoch 3: the training loss rose from 1.9000 to 4.0000; the run is likely diverging "
+                        "(a lower train.lr than 0.03 may help)"]
 
 
 def test_same_seed_gives_the_same_numbers_twice(tmp_path):
