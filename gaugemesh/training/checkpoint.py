@@ -28,13 +28,15 @@ from gaugemesh.models import GCNBaseline, GemResNet, GemUNet
 from gaugemesh.o2 import O2FieldType
 from gaugemesh.so2 import FieldType
 
-__all__ = ["CheckpointError", "save_checkpoint", "load_checkpoint", "check_model_state", "load_weights", "FORMAT",
-           "FORMAT_VERSION"]
+__all__ = ["CheckpointError", "save_checkpoint", "save_weights_only", "load_checkpoint", "check_model_state",
+           "load_weights", "FORMAT", "FORMAT_VERSION", "TRAINING_STATE"]
 
 FORMAT = "gaugemesh-checkpoint"
 #: Bumped whenever the meaning of a stored field changes.
 FORMAT_VERSION = 1
 REQUIRED = ("model_state", "config", "class_names", "in_type")
+#: What a checkpoint holds only to resume its run (:func:`save_weights_only` leaves it out).
+TRAINING_STATE = ("optimizer_state", "scheduler_state", "scaler_state", "torch_rng_state", "cuda_rng_state")
 
 
 class CheckpointError(ValueError):
@@ -52,6 +54,15 @@ def save_checkpoint(path: str | os.PathLike, **content: Any) -> Path:
         raise ValueError(f"a checkpoint needs {missing}")
     payload = {"format": FORMAT, "format_version": FORMAT_VERSION, "gaugemesh_version": gaugemesh.__version__, **content}
     return atomic_torch_save(payload, path)
+
+
+def save_weights_only(source: str | os.PathLike, target: str | os.PathLike) -> Path:
+    """Write the checkpoint ``source`` without its training state (optimiser, schedule, random
+    state: :data:`TRAINING_STATE`) to ``target``: about a third of the size for Adam, and it
+    evaluates and predicts alike, but it cannot resume a run."""
+    payload = load_checkpoint(source)
+    stamps = ("format", "format_version", "gaugemesh_version")
+    return save_checkpoint(target, **{k: v for k, v in payload.items() if k not in TRAINING_STATE + stamps})
 
 
 def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> dict[str, Any]:

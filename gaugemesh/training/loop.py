@@ -320,6 +320,9 @@ class Trainer:
         path = Path(path or self.out_dir / "last.pt")
         state = load_checkpoint(path) if state is None else state
         advice = "resume with the run's own [model] table, or start a new run"
+        if "optimizer_state" not in state:
+            raise CheckpointError(f"{path} holds weights only (saved without its training state): evaluate or "
+                                  "predict with it, or start a new run")
         load_weights(self.model, state["model_state"], f"{path} does not fit the model being trained", advice)
         try:
             self.optimizer.load_state_dict(state["optimizer_state"])

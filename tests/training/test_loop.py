@@ -10,7 +10,7 @@ import torch.multiprocessing as mp
 from torch_geometric.data import Data
 
 from gaugemesh import mesh_to_data, validate_mesh
-from gaugemesh.training.checkpoint import CheckpointError
+from gaugemesh.training.checkpoint import CheckpointError, save_weights_only
 from gaugemesh.training.loop import Trainer, TrainingDiverged, TrainSettings, evaluate
 from gaugemesh.training.metrics import IGNORE_INDEX
 from tests.conftest import icosphere
@@ -145,6 +145,21 @@ def test_a_loss_that_more_than_doubles_is_warned_about(tmp_path, caplog, monkeyp
     warnings = [r.getMessage() for r in caplog.records if "diverging" in r.getMessage()]
     assert warnings == ["epoch 3: the training loss rose from 1.9000 to 4.0000; the run is likely diverging "
                         "(a lower train.lr than 0.03 may help)"]
+
+
+def test_a_weights_only_checkpoint_predicts_alike_but_cannot_resume(tmp_path):
+    trainer = _trainer(tmp_path / "run", epochs=2)
+    trainer.fit()
+    slim = save_weights_only(tmp_path / "run" / "best.pt", tmp_path / "slim.pt")
+    full, kept = (torch.load(path, weights_only=True) for path in (tmp_path / "run" / "best.pt", slim))
+    assert set(full) - set(kept) == {"optimizer_state", "scheduler_state", "scaler_state", "torch_rng_state",
+                                     "cuda_rng_state"} & set(full)
+    assert "optimizer_state" in full and {"config", "class_names", "in_type", "epoch"} <= set(kept)
+    assert slim.stat().st_size < (tmp_path / "run" / "best.pt").stat().st_size
+    for key, value in full["model_state"].items():
+        assert torch.equal(kept["model_state"][key], value)
+    with pytest.raises(CheckpointError, match="holds weights only"):
+        _trainer(tmp_path / "other").resume(slim)
 
 
 def test_same_seed_gives_the_same_numbers_twice(tmp_path):
