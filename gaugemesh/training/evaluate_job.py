@@ -23,7 +23,7 @@ from scipy.spatial.transform import Rotation
 
 from gaugemesh.mesh import Mesh
 from gaugemesh.training.loop import predict_scores, resolve_device
-from gaugemesh.training.metrics import ELEMENTS, SegmentationCounts, accuracy
+from gaugemesh.training.metrics import ELEMENTS, SegmentationCounts, accuracy, accuracy_key
 from gaugemesh.training.plots import plot_confusion
 from gaugemesh.training.precision import Precision
 from gaugemesh.training.recipe import load_model, open_dataset, process_options
@@ -128,14 +128,14 @@ def evaluate_checkpoint(checkpoint, data_root, split: str = "test", device: str 
 def _mesh_numbers(sample, counts: SegmentationCounts) -> dict[str, Any]:
     """One mesh's line of the report: its name, how many elements of the dataset's kind it
     labels, and its accuracies (no mean IoUs: over one mesh's few classes they say little)."""
-    accuracies = {_ACCURACY[kind]: accuracy(confusion) for kind, confusion in counts.confusion.items()
+    accuracies = {accuracy_key(kind): accuracy(confusion) for kind, confusion in counts.confusion.items()
                   if counts.labelled(kind)}  # a mesh whose labels are all ignored has none
     return {"name": getattr(sample, "name", None), "labelled": counts.labelled(counts.labels_on), **accuracies}
 
 
 def worst_meshes(report: dict[str, Any], count: int = 3) -> list[dict[str, Any]]:
     """The ``count`` meshes of ``report`` least accurate on the kind the dataset labels."""
-    key = _ACCURACY[report["labels_on"]]
+    key = accuracy_key(report["labels_on"])
     scored = [mesh for mesh in report.get("per_mesh", []) if key in mesh]
     return sorted(scored, key=lambda mesh: mesh[key])[:count]
 
@@ -150,7 +150,6 @@ def report_path(checkpoint, split: str, rotate_seed: int | None = None, path=Non
 
 
 _LABELLED = {"vertex": "vertices", "file_vertex": "the mesh files' vertices", "edge": "edges", "face": "faces"}
-_ACCURACY = {"vertex": "vertex_acc", "file_vertex": "file_vertex_acc", "edge": "edge_acc_hard", "face": "face_acc"}
 
 
 def headline(report: dict[str, Any]) -> str:
@@ -161,7 +160,7 @@ def headline(report: dict[str, Any]) -> str:
     width = max(map(len, keys), default=0)  # right-aligned on the longest key (file_vertex_miou)
     lines += [f"{key:>{width}}: {report[key]:.4f}" for key in keys]
     if report["meshes"] > 1:  # one mesh that fails outright hides in the pooled number
-        key = _ACCURACY[report["labels_on"]]
+        key = accuracy_key(report["labels_on"])
         worst = ", ".join(f"{mesh['name']} {mesh[key]:.4f}" for mesh in worst_meshes(report))
         lines.append(f"worst meshes ({key}): {worst}")
     return "\n".join(lines)

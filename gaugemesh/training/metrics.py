@@ -35,6 +35,7 @@ __all__ = [
     "face_acc",
     "confusion_matrix",
     "accuracy",
+    "accuracy_key",
     "per_class_accuracy",
     "per_class_iou",
     "mean_iou",
@@ -167,6 +168,12 @@ def _labelled(confusion: torch.Tensor) -> int:
 def accuracy(confusion: torch.Tensor) -> float:
     """Fraction of labelled elements predicted right. Shapes: confusion ``[C, C]``."""
     return float(confusion.diag().sum()) / _labelled(confusion)
+
+
+def accuracy_key(kind: str) -> str:
+    """The metric name of the accuracy on elements of ``kind``: ``vertex_acc``, ``face_acc``,
+    ``file_vertex_acc``; ``edge_acc_hard`` for edges (beside the soft accuracy)."""
+    return "edge_acc_hard" if kind == "edge" else f"{kind}_acc"
 
 
 def per_class_accuracy(confusion: torch.Tensor) -> torch.Tensor:
@@ -302,7 +309,7 @@ class SegmentationCounts:
         """
         out: dict[str, float] = {}
         for kind, confusion in self.confusion.items():
-            out[f"{kind}_acc_hard" if kind == "edge" else f"{kind}_acc"] = accuracy(confusion)
+            out[accuracy_key(kind)] = accuracy(confusion)
             if kind == "edge" and self.soft_total:
                 out["edge_acc_soft"] = self.soft_hits / self.soft_total
             out[f"{kind}_miou"] = mean_iou(confusion)
